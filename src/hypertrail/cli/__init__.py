@@ -1,0 +1,1 @@
+"""The ``hypertrail`` command line."""

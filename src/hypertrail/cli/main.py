@@ -1,0 +1,33 @@
+"""Entry point of the ``hypertrail`` command."""
+
+from __future__ import annotations
+
+import click
+
+from hypertrail import __version__
+from hypertrail.cli.run import run
+from hypertrail.cli.status import status
+from hypertrail.cli.trials import trials
+from hypertrail.cli.validate import validate
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hypertrail")
+def cli() -> None:
+    """Reproducible hyperparameter and architecture search."""
+
+
+cli.add_command(validate)
+cli.add_command(run)
+cli.add_command(status)
+cli.add_command(trials)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

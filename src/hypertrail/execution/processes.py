@@ -1,0 +1,162 @@
+"""Run objectives in local worker processes (spawn start method).
+
+Each worker is a long-lived process that imports the objective once and runs
+trials sent to it over a pipe, as plain JSON-ready dicts. A trial past its
+timeout gets its worker killed (the only way to stop arbitrary Python code) and a
+fresh worker takes the next trial; a worker that dies (segfault, OOM kill,
+``os._exit``) fails its trial with the exit code, and the study goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import pickle
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypertrail.errors import ObjectiveError
+from hypertrail.execution.base import Objective, TrialOutcome, run_objective
+from hypertrail.trial import Metric
+
+__all__ = ["ProcessExecutor"]
+
+
+def _worker_main(conn: Any, objective: Objective, metrics: list[Metric]) -> None:
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        outcome = run_objective(objective, task, metrics)
+        conn.send(outcome.to_json())
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    task: Mapping[str, Any] | None = None
+    started: float = 0.0
+
+
+class ProcessExecutor:
+    """N spawn worker processes fed by the driver.
+
+    Args:
+        objective: an importable callable (module-level function or a picklable
+            object such as :class:`~hypertrail.execution.command.CommandObjective`).
+        metrics: the study's metrics, to check what the objective returns.
+        workers: number of processes.
+        timeout: seconds a trial may run before its worker is killed.
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        metrics: Sequence[Metric],
+        workers: int,
+        timeout: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        try:
+            pickle.dumps(objective)
+        except Exception as exc:
+            raise ObjectiveError(
+                "to run in worker processes the objective must be importable "
+                f"(a module-level function), got {objective!r}: {exc}"
+            ) from exc
+        self._objective = objective
+        self._metrics = list(metrics)
+        self._n = workers
+        self._timeout = timeout
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+
+    @property
+    def capacity(self) -> int:
+        return self._n
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self._objective, self._metrics),
+            daemon=True,
+            name="hypertrail-worker",
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def submit(self, task: Mapping[str, Any]) -> None:
+        idle = next((w for w in self._workers if w.task is None), None)
+        if idle is None:
+            if len(self._workers) >= self._n:
+                raise RuntimeError("all workers are busy")
+            idle = self._spawn()
+            self._workers.append(idle)
+        idle.task = task
+        idle.started = time.monotonic()
+        idle.conn.send(dict(task))
+
+    def _retire(self, worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        self._workers.remove(worker)
+
+    def results(self) -> Iterator[TrialOutcome]:
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            return
+        wait: float | None = None
+        if self._timeout is not None:
+            now = time.monotonic()
+            wait = max(0.0, min(w.started + self._timeout - now for w in busy))
+        ready = multiprocessing.connection.wait([w.conn for w in busy], timeout=wait)
+        done: list[TrialOutcome] = []
+        for worker in busy:
+            task = worker.task
+            assert task is not None
+            number = int(task["number"])
+            elapsed = time.monotonic() - worker.started
+            if worker.conn in ready:
+                try:
+                    done.append(TrialOutcome.from_json(worker.conn.recv()))
+                    worker.task = None
+                    continue
+                except (EOFError, OSError):
+                    worker.process.join(timeout=5)
+                    code = worker.process.exitcode
+                    done.append(
+                        TrialOutcome.failure(
+                            number, f"worker process died (exit code {code})", elapsed
+                        )
+                    )
+                    self._retire(worker)
+                    continue
+            if self._timeout is not None and elapsed >= self._timeout:
+                done.append(
+                    TrialOutcome.failure(number, f"timed out after {self._timeout:g} s", elapsed)
+                )
+                self._retire(worker)
+        yield from done
+
+    def close(self) -> None:
+        for worker in list(self._workers):
+            if worker.task is None:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 5
+        for worker in list(self._workers):
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._retire(worker)

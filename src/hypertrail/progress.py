@@ -1,0 +1,80 @@
+"""A rich progress bar for study runs: trials done, failures, best so far."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from hypertrail.execution.base import TrialOutcome
+
+if TYPE_CHECKING:
+    from hypertrail.study import Study
+
+__all__ = ["ProgressBar"]
+
+
+class ProgressBar:
+    """A study callback that draws progress on standard error.
+
+    Example:
+        >>> # with ProgressBar(study, total=40) as bar: study.optimize(f, max_trials=40, callbacks=[bar])
+    """
+
+    def __init__(self, study: Study, total: int | None, enabled: bool = True) -> None:
+        self._metric = study.metrics[0]
+        history = study.history()
+        self._done = len([t for t in history.trials if t.state.finished])
+        self._failed = len([t for t in history.trials if t.error is not None])
+        best = history.best()
+        self._best = history.loss(best) if best is not None else math.inf
+        self._total = total
+        self._enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        if not self._enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task(
+            "trials", total=self._total, completed=self._done, failed=self._failed, best=self._best_text()
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+    def _best_text(self) -> str:
+        if math.isinf(self._best):
+            return "-"
+        return f"{self._metric.name}={self._metric.sign * self._best:.5g}"
+
+    def __call__(self, study: Study, outcome: TrialOutcome) -> None:
+        self._done += 1
+        if outcome.ok:
+            self._best = min(self._best, self._metric.sign * outcome.values[self._metric.name])
+        else:
+            self._failed += 1
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=self._done, failed=self._failed, best=self._best_text()
+            )

@@ -1,0 +1,1 @@
+"""Reports: numbers first (``data``), then their presentation."""

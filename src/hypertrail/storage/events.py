@@ -1,0 +1,87 @@
+"""Events: the immutable facts a study is made of (DESIGN.md invariant 1).
+
+A study's whole state is a fold over its events in sequence order. Events carry a
+``kind``, the trial they concern, JSON-ready ``data`` and an optional
+de-duplication ``key``: the storage refuses a second event with the same key for
+the same study, atomically, which is how trial numbers are allocated and how a
+trial is made to end exactly once, across processes and machines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+__all__ = [
+    "EVENT_SCHEMA_VERSION",
+    "STUDY_CREATED",
+    "TRIAL_ASKED",
+    "TRIAL_COMPLETED",
+    "TRIAL_FAILED",
+    "Event",
+    "asked_key",
+    "dumps",
+    "ended_key",
+    "loads",
+]
+
+EVENT_SCHEMA_VERSION: Final = 1
+
+STUDY_CREATED: Final = "study.created"
+TRIAL_ASKED: Final = "trial.asked"
+TRIAL_COMPLETED: Final = "trial.completed"
+TRIAL_FAILED: Final = "trial.failed"
+
+
+def asked_key(number: int) -> str:
+    return f"trial:{number}:asked"
+
+
+def ended_key(number: int) -> str:
+    return f"trial:{number}:ended"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One immutable fact about a study.
+
+    Attributes:
+        kind: what happened, e.g. ``trial.asked``.
+        study: the study's name.
+        trial: the trial number it concerns, if any.
+        data: JSON-ready payload.
+        key: de-duplication key; unique per study when not None.
+        time: wall-clock seconds when appended (a record, never an input to decisions).
+        seq: sequence number assigned by the storage; None before appending.
+    """
+
+    kind: str
+    study: str
+    trial: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    time: float = 0.0
+    seq: int | None = None
+
+    def with_seq(self, seq: int) -> Event:
+        return replace(self, seq=seq)
+
+
+def _reject_nan(value: float) -> Any:
+    raise ValueError(f"non-finite number {value!r} cannot be stored")
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """Compact JSON for stored payloads: no NaN, no pickle; key order is kept
+    (configs are stored in space order)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def loads(text: str) -> dict[str, Any]:
+    value = json.loads(text, parse_constant=lambda c: _reject_nan(math.nan))
+    if not isinstance(value, dict):
+        raise ValueError("an event payload must be a JSON object")
+    return value

@@ -1,0 +1,490 @@
+"""A study: ask, tell, optimize, and what the event log says happened.
+
+A :class:`Study` is a view over its events in an :class:`~hypertrail.storage.EventLog`.
+It holds no state of its own beyond a cache of the fold; any number of processes
+can open the same study and ask and tell concurrently:
+
+* **ask** reads new events, lets the optimizer propose from that snapshot with the
+  generator derived for the next trial number, and appends a ``trial.asked`` event
+  whose key is unique per trial number. If another process took that number first,
+  the append fails atomically and the ask starts over with a fresh snapshot.
+* **tell** appends ``trial.completed`` or ``trial.failed`` with a key unique per trial,
+  so a trial ends exactly once, whoever tells it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import traceback as tb
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hypertrail import __version__
+from hypertrail.errors import (
+    DuplicateEventError,
+    ObjectiveError,
+    OptimizerError,
+    StorageError,
+    StudyError,
+    TrialStateError,
+)
+from hypertrail.execution.base import Executor, Objective, TrialOutcome, normalize_values
+from hypertrail.history import History, StudyState
+from hypertrail.optimizers.base import OPTIMIZERS, Optimizer
+from hypertrail.registry import build_from_spec
+from hypertrail.seeding import PURPOSE_PROPOSE, RngKey
+from hypertrail.space.codec import space_from_dict
+from hypertrail.space.space import Space
+from hypertrail.storage.base import EventLog, open_storage
+from hypertrail.storage.events import (
+    EVENT_SCHEMA_VERSION,
+    STUDY_CREATED,
+    TRIAL_ASKED,
+    TRIAL_COMPLETED,
+    TRIAL_FAILED,
+    Event,
+    asked_key,
+    ended_key,
+)
+from hypertrail.trial import FrozenTrial, Metric, Trial, TrialState
+
+__all__ = ["Callback", "Study", "make_optimizer", "optimizer_spec", "parse_metrics"]
+
+Callback = Callable[["Study", TrialOutcome], None]
+_ASK_ATTEMPTS = 1000
+_GOALS = ("minimize", "maximize")
+
+
+def parse_metrics(metrics: str | Mapping[str, str] | Sequence[Metric] | None) -> tuple[Metric, ...]:
+    """``None`` -> one metric ``value`` to minimize; ``"loss"``; ``{"acc": "maximize"}``."""
+    if metrics is None:
+        return (Metric("value", "minimize"),)
+    if isinstance(metrics, str):
+        return (Metric(metrics, "minimize"),)
+    if isinstance(metrics, Mapping):
+        out = []
+        for name, goal in metrics.items():
+            if goal not in _GOALS:
+                raise StudyError(f"metric {name!r}: goal must be 'minimize' or 'maximize', got {goal!r}")
+            out.append(Metric(str(name), goal))
+        if not out:
+            raise StudyError("at least one metric is needed")
+        return tuple(out)
+    out = list(metrics)
+    if not out or not all(isinstance(m, Metric) for m in out):
+        raise StudyError("metrics must be a name, a mapping name -> goal, or Metric objects")
+    return tuple(out)
+
+
+def make_optimizer(spec: str | Mapping[str, Any] | Optimizer) -> tuple[Optimizer, dict[str, Any]]:
+    """An optimizer and its JSON spec from a name, a spec mapping or an instance."""
+    if isinstance(spec, str | Mapping):
+        instance, normalized, issues = build_from_spec(OPTIMIZERS, spec, "optimizer")
+        if issues or instance is None:
+            raise OptimizerError("; ".join(str(i) for i in issues))
+        return instance, normalized
+    return spec, optimizer_spec(spec)
+
+
+def optimizer_spec(optimizer: Optimizer) -> dict[str, Any]:
+    """The JSON spec (``{"name": ..., **options}``) that rebuilds ``optimizer``."""
+    spec: dict[str, Any] = {"name": optimizer.name}
+    if dataclasses.is_dataclass(optimizer):
+        for f in dataclasses.fields(optimizer):
+            if f.init:
+                spec[f.name] = getattr(optimizer, f.name)
+    return spec
+
+
+class Study:
+    """A search over a space, recorded as events.
+
+    Use :meth:`create` or :meth:`load`, not the constructor.
+
+    Example:
+        >>> from hypertrail import Float, Space, Study
+        >>> study = Study.create("demo", Space({"x": Float(-1.0, 1.0)}), seed=1)
+        >>> study.optimize(lambda t: t.config["x"] ** 2, n_trials=20)
+        >>> study.best.value < 0.05
+        True
+    """
+
+    def __init__(
+        self,
+        name: str,
+        log: EventLog,
+        state: StudyState,
+        *,
+        owns_log: bool,
+    ) -> None:
+        created = state.created
+        assert created is not None
+        self.name = name
+        self.storage = log
+        self._owns_log = owns_log
+        self._state = state
+        self.created: dict[str, Any] = created
+        self.seed: int = int(created["seed"])
+        self.metrics: tuple[Metric, ...] = tuple(Metric(m["name"], m["goal"]) for m in created["metrics"])
+        self.space: Space = space_from_dict(created["space"])
+        self.optimizer, self.optimizer_spec = make_optimizer(created["optimizer"])
+
+    # --- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        space: Space,
+        *,
+        metrics: str | Mapping[str, str] | Sequence[Metric] | None = None,
+        storage: str | Path | EventLog = "memory",
+        seed: int = 0,
+        optimizer: str | Mapping[str, Any] | Optimizer = "random",
+        load_if_exists: bool = False,
+        info: Mapping[str, Any] | None = None,
+    ) -> Study:
+        """Record a new study in ``storage`` and return it.
+
+        Args:
+            name: unique within the storage.
+            space: the validated search space.
+            metrics: what the objective returns and which way is better.
+            storage: a URL (``sqlite:///x.db``, ``memory``), a ``.db`` path, or a log.
+            seed: the root of every random stream in the study.
+            optimizer: a registered name, ``{"name": ..., **options}``, or an instance.
+            load_if_exists: open the existing study of that name instead of failing,
+                after checking it was created with the same space, metrics, seed and
+                optimizer.
+            info: extra JSON data recorded with the creation (e.g. the plan's hash).
+        """
+        _check_name(name)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise StudyError(f"seed must be a non-negative integer, got {seed!r}")
+        parsed = parse_metrics(metrics)
+        opt, spec = make_optimizer(optimizer)
+        opt.check(space)
+        log = open_storage(storage)
+        owns = log is not storage
+        data = {
+            "schema_version": EVENT_SCHEMA_VERSION,
+            "name": name,
+            "seed": seed,
+            "metrics": [m.to_json() for m in parsed],
+            "space": space.to_json(),
+            "space_fingerprint": space.fingerprint,
+            "optimizer": spec,
+            "hypertrail_version": __version__,
+            "info": dict(info or {}),
+        }
+        try:
+            log.append([Event(STUDY_CREATED, name, data=data, key="created", time=time.time())])
+        except DuplicateEventError:
+            if not load_if_exists:
+                if owns:
+                    log.close()
+                raise StudyError(
+                    f"a study named {name!r} already exists in {log.url}; "
+                    "load it, or choose another name"
+                ) from None
+            study = cls._open(name, log, owns)
+            study._check_same(data)
+            return study
+        return cls._open(name, log, owns)
+
+    @classmethod
+    def load(cls, name: str, storage: str | Path | EventLog) -> Study:
+        """Open an existing study."""
+        log = open_storage(storage)
+        return cls._open(name, log, log is not storage)
+
+    @classmethod
+    def _open(cls, name: str, log: EventLog, owns: bool) -> Study:
+        state = StudyState(name)
+        state.apply_all(log.read(name))
+        if state.created is None:
+            known = log.studies()
+            if owns:
+                log.close()
+            hint = f"; studies there: {', '.join(known)}" if known else "; it holds no study"
+            raise StudyError(f"no study named {name!r} in {log.url}{hint}")
+        version = state.created.get("schema_version")
+        if version != EVENT_SCHEMA_VERSION:
+            raise StorageError(
+                f"study {name!r} was written with event schema {version}; "
+                f"this hypertrail reads {EVENT_SCHEMA_VERSION}"
+            )
+        return cls(name, log, state, owns_log=owns)
+
+    def _check_same(self, data: Mapping[str, Any]) -> None:
+        differences = []
+        if data["space_fingerprint"] != self.created["space_fingerprint"]:
+            differences.append("space")
+        for key in ("seed", "metrics", "optimizer"):
+            if data[key] != self.created[key]:
+                differences.append(f"{key} ({self.created[key]!r} recorded, {data[key]!r} given)")
+        if differences:
+            raise StudyError(
+                f"study {self.name!r} exists with a different " + ", ".join(differences)
+                + "; use a new study name to search differently"
+            )
+
+    def close(self) -> None:
+        """Release the storage if this study opened it."""
+        if self._owns_log:
+            self.storage.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Fold events appended since the last read (by any process)."""
+        self._state.apply_all(self.storage.read(self.name, after=self._state.cursor))
+
+    def history(self) -> History:
+        """A fresh immutable snapshot, as an optimizer would see it."""
+        self.refresh()
+        return self._state.snapshot(self.seed, self.metrics)
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        self.refresh()
+        return list(self._state.trials)
+
+    @property
+    def best(self) -> FrozenTrial:
+        """The complete trial with the best primary metric (lowest number on ties).
+
+        Raises:
+            StudyError: when no trial has completed yet.
+        """
+        best = self.history().best()
+        if best is None:
+            raise StudyError(f"study {self.name!r} has no complete trial yet")
+        return best
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials by state."""
+        out = {s.value: 0 for s in TrialState}
+        for trial in self.trials:
+            out[trial.state.value] += 1
+        return out
+
+    # --- ask / tell ------------------------------------------------------------------
+
+    def ask(self) -> Trial:
+        """Allocate the next trial and its configuration.
+
+        Raises:
+            StudyError: when the optimizer has nothing left to propose.
+        """
+        trial = self._ask(None)
+        if trial is None:
+            raise StudyError(f"the {self.optimizer.name} optimizer has nothing left to propose")
+        return trial
+
+    def _ask(self, max_trials: int | None) -> Trial | None:
+        for _ in range(_ASK_ATTEMPTS):
+            self.refresh()
+            history = self._state.snapshot(self.seed, self.metrics)
+            number = history.next_number
+            if max_trials is not None and number >= max_trials:
+                return None
+            key = RngKey(self.seed, number, PURPOSE_PROPOSE)
+            proposals = self.optimizer.propose(self.space, history, key.generator(), 1)
+            if not proposals:
+                return None
+            proposal = proposals[0]
+            problems = self.space.problems(proposal.config)
+            if problems:
+                raise OptimizerError(
+                    f"the {self.optimizer.name} optimizer proposed an invalid configuration "
+                    f"for trial {number}: " + "; ".join(problems)
+                )
+            config = self.space.canonical(proposal.config)
+            trial = Trial(self.name, number, config, key)
+            data = {
+                "config": config,
+                "reason": proposal.reason,
+                "parent": proposal.parent,
+                "cursor": history.cursor,
+                "rng": key.to_json(),
+                "seed": trial.seed,
+                "optimizer": self.optimizer_spec,
+            }
+            if proposal.extras:
+                data["extras"] = dict(proposal.extras)
+            event = Event(TRIAL_ASKED, self.name, number, data, asked_key(number), time.time())
+            try:
+                self.storage.append([event])
+            except DuplicateEventError:
+                continue  # another process took this number; propose again from news
+            return trial
+        raise StorageError(f"could not allocate a trial number after {_ASK_ATTEMPTS} attempts")
+
+    def tell(self, trial: Trial | int, values: Any) -> FrozenTrial:
+        """Record the result of a trial.
+
+        ``values`` is a number (one metric), a mapping with every metric (other
+        keys are kept as extras) or a sequence with one value per metric. A NaN or
+        infinite value records the trial as failed, with the reason.
+
+        Raises:
+            ObjectiveError: ``values`` has the wrong shape; nothing is recorded.
+            TrialStateError: the trial is unknown or has already ended.
+        """
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        try:
+            normalized, extras = normalize_values(values, self.metrics)
+        except ObjectiveError as exc:
+            if "not finite" not in str(exc):
+                raise
+            return self.fail(number, str(exc))
+        self._end(
+            number,
+            TRIAL_COMPLETED,
+            {"values": normalized, "extras": extras},
+        )
+        return self._state.trials[number]
+
+    def fail(self, trial: Trial | int, reason: str, traceback: str | None = None) -> FrozenTrial:
+        """Record that a trial failed, and why."""
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        self._end(number, TRIAL_FAILED, {"reason": reason, "traceback": traceback})
+        return self._state.trials[number]
+
+    def _end(self, number: int, kind: str, data: dict[str, Any], sync: bool = True) -> None:
+        if number >= len(self._state.trials):
+            self.refresh()
+        if not 0 <= number < len(self._state.trials):
+            raise TrialStateError(f"study {self.name!r} has no trial {number}")
+        current = self._state.trials[number]
+        if current.state.finished:
+            raise TrialStateError(f"trial {number} already ended ({current.state.value})")
+        event = Event(kind, self.name, number, data, ended_key(number), time.time())
+        try:
+            self.storage.append([event])
+        except DuplicateEventError:
+            raise TrialStateError(f"trial {number} was already ended by another process") from None
+        if sync:
+            self.refresh()
+
+    def _record(self, outcome: TrialOutcome) -> None:
+        timing = {"duration": outcome.duration, "cpu_time": outcome.cpu_time}
+        if outcome.ok:
+            data = {"values": dict(outcome.values), "extras": dict(outcome.extras), **timing}
+            self._end(outcome.number, TRIAL_COMPLETED, data, sync=False)
+        else:
+            data = {"reason": outcome.error, "traceback": outcome.traceback, **timing}
+            self._end(outcome.number, TRIAL_FAILED, data, sync=False)
+
+    # --- optimize --------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Objective,
+        n_trials: int | None = None,
+        *,
+        max_trials: int | None = None,
+        workers: int = 1,
+        timeout: float | None = None,
+        wall_time: float | None = None,
+        callbacks: Iterable[Callback] = (),
+        executor: Executor | None = None,
+    ) -> None:
+        """Ask, evaluate and tell until a budget is reached.
+
+        Args:
+            objective: called with a :class:`~hypertrail.trial.Trial`; returns the
+                metrics. It must be importable (module-level) when ``workers > 1`` or a
+                ``timeout`` is set, since it then runs in worker processes.
+            n_trials: trials to run in this call.
+            max_trials: stop once the study holds this many trials in total (a plan's
+                budget: running again continues up to it).
+            workers: trials run at once, each in its own process when > 1.
+            timeout: seconds one trial may take before it is failed.
+            wall_time: seconds after which no new trial is started in this call.
+            callbacks: called as ``callback(study, outcome)`` after each trial.
+            executor: run trials there instead of the default executor.
+        """
+        if n_trials is None and max_trials is None and wall_time is None:
+            raise StudyError("give n_trials, max_trials or wall_time, or the search never ends")
+        if workers < 1:
+            raise StudyError(f"workers must be at least 1, got {workers}")
+        if executor is None:
+            executor = self._default_executor(objective, workers, timeout)
+        callbacks = list(callbacks)
+        running: set[int] = set()
+        started = time.monotonic()
+        submitted = 0
+        exhausted = False
+        try:
+            while True:
+                while len(running) < executor.capacity and not exhausted:
+                    if n_trials is not None and submitted >= n_trials:
+                        break
+                    if wall_time is not None and time.monotonic() - started >= wall_time:
+                        break
+                    trial = self._ask(max_trials)
+                    if trial is None:
+                        exhausted = True
+                        break
+                    executor.submit(trial.to_task())
+                    running.add(trial.number)
+                    submitted += 1
+                if not running:
+                    break
+                for outcome in executor.results():
+                    running.discard(outcome.number)
+                    self._record(outcome)
+                    for callback in callbacks:
+                        callback(self, outcome)
+        except BaseException as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"driver error: {exc!r}"
+            for number in sorted(running):
+                try:
+                    self._end(number, TRIAL_FAILED, {"reason": reason, "traceback": tb.format_exc()}, sync=False)
+                except Exception:  # noqa: BLE001 - already failing; keep the first error
+                    pass
+            raise
+        finally:
+            executor.close()
+        self.refresh()
+
+    def _default_executor(self, objective: Objective, workers: int, timeout: float | None) -> Executor:
+        from hypertrail.execution.command import CommandObjective
+
+        if workers == 1 and (timeout is None or isinstance(objective, CommandObjective)):
+            from hypertrail.execution.inprocess import InProcessExecutor
+
+            if timeout is not None and isinstance(objective, CommandObjective):
+                objective = dataclasses.replace(objective, timeout=timeout)
+            return InProcessExecutor(objective, self.metrics)
+        from hypertrail.execution.processes import ProcessExecutor
+
+        return ProcessExecutor(objective, self.metrics, workers, timeout)
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, {len(self._state.trials)} trials, {self.storage.url})"
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise StudyError(f"a study name must be a non-empty string of at most 200 characters, got {name!r}")
+    if any(ord(c) < 32 for c in name):
+        raise StudyError(f"a study name must not contain control characters: {name!r}")
+
+
+def best_loss(metrics: Sequence[Metric], values: Mapping[str, float] | None) -> float:
+    """Primary metric as a loss (smaller is better); inf when missing."""
+    if not values:
+        return math.inf
+    return metrics[0].sign * values[metrics[0].name]

@@ -1,0 +1,161 @@
+"""Trials: the live handle an objective receives, and the frozen record a study keeps."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from hypertrail.seeding import PURPOSE_OBJECTIVE, RngKey
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["FrozenTrial", "Metric", "Trial", "TrialState"]
+
+
+class TrialState(enum.Enum):
+    """Where a trial stands. Only ``RUNNING`` can change, and only once."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named objective value and whether smaller or larger is better."""
+
+    name: str
+    goal: str  # "minimize" | "maximize"
+
+    @property
+    def sign(self) -> float:
+        """+1 for minimize, -1 for maximize: multiply to get a loss."""
+        return 1.0 if self.goal == "minimize" else -1.0
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "goal": self.goal}
+
+
+@dataclass(frozen=True)
+class FrozenTrial:
+    """The recorded state of one trial, as folded from the event log.
+
+    Attributes:
+        number: 0-based trial number within the study.
+        state: running, complete or failed.
+        config: the active parameters only.
+        values: metric name -> value, for complete trials.
+        parent: the trial this one was derived from, when the optimizer says so.
+        reason: the optimizer's short account of why it proposed this config.
+        seed: the integer seed handed to the objective.
+        error: why a failed trial failed; ``traceback`` has the details.
+        extras: other JSON values the objective returned besides the metrics.
+        started, finished: wall-clock seconds (records only).
+        cursor: the last event sequence number the optimizer had read.
+    """
+
+    number: int
+    state: TrialState
+    config: Mapping[str, Any]
+    values: Mapping[str, float] | None = None
+    parent: int | None = None
+    reason: str = ""
+    seed: int = 0
+    error: str | None = None
+    traceback: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    started: float = 0.0
+    finished: float | None = None
+    cursor: int = 0
+    duration: float | None = None
+    cpu_time: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The single metric value (first metric) of a complete trial."""
+        if not self.values:
+            return None
+        return next(iter(self.values.values()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "state": self.state.value,
+            "config": dict(self.config),
+            "values": dict(self.values) if self.values is not None else None,
+            "parent": self.parent,
+            "reason": self.reason,
+            "seed": self.seed,
+            "error": self.error,
+            "extras": dict(self.extras),
+            "started": self.started,
+            "finished": self.finished,
+            "duration": self.duration,
+        }
+
+
+class Trial:
+    """What an objective receives: the configuration and its own seeded randomness.
+
+    Example:
+        >>> def objective(trial: Trial) -> float:
+        ...     x = trial.config["x"]
+        ...     noise = trial.rng.normal(scale=0.01)  # reproducible per trial
+        ...     return (x - 0.3) ** 2 + noise
+    """
+
+    def __init__(
+        self, study: str, number: int, config: Mapping[str, Any], rng_key: RngKey
+    ) -> None:
+        self.study = study
+        self.number = number
+        self.config: Mapping[str, Any] = MappingProxyType(dict(config))
+        self._key = RngKey(rng_key.seed, number, PURPOSE_OBJECTIVE)
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def seed(self) -> int:
+        """A 32-bit seed for the user's own training code (derived, reproducible)."""
+        return self._key.integer_seed()
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """A numpy generator derived from (study seed, trial number)."""
+        if self._rng is None:
+            self._rng = self._key.generator()
+        return self._rng
+
+    def __getitem__(self, name: str) -> Any:
+        return self.config[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.config.get(name, default)
+
+    def to_task(self) -> dict[str, Any]:
+        """JSON-ready form sent to worker processes."""
+        return {
+            "study": self.study,
+            "number": self.number,
+            "config": dict(self.config),
+            "seed": self._key.seed,
+        }
+
+    @classmethod
+    def from_task(cls, task: Mapping[str, Any]) -> Trial:
+        return cls(
+            str(task["study"]),
+            int(task["number"]),
+            task["config"],
+            RngKey(int(task["seed"]), int(task["number"]), PURPOSE_OBJECTIVE),
+        )
+
+    def __repr__(self) -> str:
+        return f"Trial(study={self.study!r}, number={self.number}, config={dict(self.config)!r})"
