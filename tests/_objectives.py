@@ -1,0 +1,49 @@
+"""Module-level objectives for tests (worker processes import them by name)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from hypertrail import Trial
+
+
+def quadratic(trial: Trial) -> float:
+    return float((trial.config["x"] - 0.3) ** 2)
+
+
+def seeded(trial: Trial) -> dict[str, Any]:
+    """Returns what the trial saw, to check seeds and rngs across processes."""
+    return {"value": float(trial.rng.random()), "seed": trial.seed, "pid": os.getpid()}
+
+
+def raises_on_odd(trial: Trial) -> float:
+    if trial.number % 2 == 1:
+        raise ValueError(f"odd trial {trial.number}")
+    return 1.0
+
+
+def returns_nan(trial: Trial) -> float:
+    return math.nan
+
+
+def wrong_shape(trial: Trial) -> Any:
+    return "not a number"
+
+
+def sleeps(trial: Trial) -> float:
+    if trial.number == 0:
+        time.sleep(30.0)
+    return 1.0
+
+
+def dies(trial: Trial) -> float:
+    if trial.number == 0:
+        os._exit(3)
+    return 2.0
+
+
+def noop(trial: Trial) -> float:
+    return 0.0

@@ -1,0 +1,115 @@
+"""Worker processes: results, timeouts, crashed workers, command objectives."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import _objectives
+from hypertrail import Float, ObjectiveError, Space, Study, TrialState
+from hypertrail.execution import CommandObjective, ProcessExecutor
+from hypertrail.trial import Metric, Trial
+
+
+@pytest.fixture
+def space() -> Space:
+    return Space({"x": Float(0.0, 1.0)})
+
+
+def test_two_workers_run_trials_in_other_processes(space: Space, sqlite_url: str) -> None:
+    import os
+
+    study = Study.create("s", space, storage=sqlite_url, seed=2)
+    study.optimize(_objectives.seeded, n_trials=6, workers=2)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    pids = {t.extras["pid"] for t in trials}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+
+
+def test_worker_results_equal_in_process_results(space: Space) -> None:
+    sequential = Study.create("s", space, seed=8)
+    sequential.optimize(_objectives.seeded, n_trials=4)
+    parallel = Study.create("s", space, seed=8)
+    parallel.optimize(_objectives.seeded, n_trials=4, workers=2)
+    by_number = {t.number: (t.config, t.value, t.extras["seed"]) for t in parallel.trials}
+    assert by_number == {t.number: (t.config, t.value, t.extras["seed"]) for t in sequential.trials}
+
+
+def test_timeout_fails_the_trial_and_the_study_goes_on(space: Space) -> None:
+    study = Study.create("s", space)
+    study.optimize(_objectives.sleeps, n_trials=3, workers=1, timeout=1.0)
+    trials = study.trials
+    assert trials[0].state is TrialState.FAILED and "timed out after 1 s" in (trials[0].error or "")
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2
+
+
+def test_a_dying_worker_fails_its_trial_only(space: Space) -> None:
+    study = Study.create("s", space)
+    study.optimize(_objectives.dies, n_trials=3, workers=2)
+    trials = study.trials
+    assert trials[0].state is TrialState.FAILED and "exit code 3" in (trials[0].error or "")
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2
+
+
+def test_objectives_must_be_importable_for_workers(space: Space) -> None:
+    study = Study.create("s", space)
+    with pytest.raises(ObjectiveError, match="importable"):
+        study.optimize(lambda t: 0.0, n_trials=2, workers=2)
+    assert study.trials == []
+
+
+def test_process_executor_rejects_zero_workers() -> None:
+    with pytest.raises(ValueError):
+        ProcessExecutor(_objectives.noop, [Metric("v", "minimize")], workers=0)
+
+
+def _trial(config: dict[str, object]) -> Trial:
+    return Trial.from_task({"study": "s", "number": 3, "config": config, "seed": 1})
+
+
+def test_command_objective_reads_the_last_json_line(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "print('epoch 1 loss 0.9')\n"
+        "print(json.dumps({'loss': float(sys.argv[1]) * 2, 'layers': sys.argv[2]}))\n"
+        "print(json.dumps({'loss': float(sys.argv[1]), 'trial': os.environ['HYPERTRAIL_TRIAL']}))\n"
+        "print('done')\n"
+    )
+    objective = CommandObjective(f"{sys.executable} {script} {{lr}} {{layers.0.width}}")
+    result = objective(_trial({"lr": 0.5, "layers.0.width": 32}))
+    assert result == {"loss": 0.5, "trial": "3"}
+
+
+def test_command_values_cannot_inject_shell(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    objective = CommandObjective(
+        f"{sys.executable} -c \"import sys, json; print(json.dumps({{'v': len(sys.argv[1])}}))\" {{name}}"
+    )
+    result = objective(_trial({"name": f"x; touch {marker}"}))
+    assert result == {"v": len(f"x; touch {marker}")} and not marker.exists()
+
+
+def test_command_failures_are_explained(tmp_path: Path) -> None:
+    fails = CommandObjective(f"{sys.executable} -c \"import sys; sys.stderr.write('bad input'); sys.exit(4)\"")
+    with pytest.raises(ObjectiveError, match="exited with code 4: bad input"):
+        fails(_trial({}))
+    silent = CommandObjective(f"{sys.executable} -c \"print('no json')\"")
+    with pytest.raises(ObjectiveError, match="no JSON object"):
+        silent(_trial({}))
+    slow = CommandObjective(f"{sys.executable} -c \"import time; time.sleep(10)\"", timeout=0.5)
+    with pytest.raises(ObjectiveError, match="timed out"):
+        slow(_trial({}))
+
+
+def test_command_objective_in_a_study(space: Space) -> None:
+    objective = CommandObjective(
+        f"{sys.executable} -c \"import json,sys; x=float(sys.argv[1]); print(json.dumps({{'value': (x-0.5)**2}}))\" {{x}}"
+    )
+    study = Study.create("s", space, seed=1)
+    study.optimize(objective, n_trials=3, workers=2)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert all(t.value == pytest.approx((t.config["x"] - 0.5) ** 2) for t in study.trials)
