@@ -23,9 +23,11 @@ def _postgres_available() -> str | None:
     except ImportError:
         return "psycopg is not installed"
     try:
-        with psycopg.connect(POSTGRES_ADMIN.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+        with psycopg.connect(
+            POSTGRES_ADMIN.replace("postgresql://", "postgresql://", 1), connect_timeout=3
+        ):
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+    except Exception as exc:
         return f"PostgreSQL not reachable at {POSTGRES_ADMIN}: {exc}"
 
 

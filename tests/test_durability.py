@@ -41,11 +41,9 @@ def test_acknowledged_trials_survive_kill_9(tmp_path: Path) -> None:
         )
         assert proc.stdout is not None
         wanted = int(rng.integers(20, 200))
-        lines = 0
-        for line in proc.stdout:
+        for count, line in enumerate(proc.stdout, start=1):
             acknowledged.append(int(line))
-            lines += 1
-            if lines >= wanted:
+            if count >= wanted:
                 break
         time.sleep(float(rng.uniform(0, 0.05)))  # kill at a random moment mid-write
         proc.send_signal(signal.SIGKILL)

@@ -19,15 +19,42 @@ def test_import_loads_no_heavy_dependency() -> None:
 
 def test_exported_names_are_the_public_api() -> None:
     assert set(hypertrail.__all__) == {
-        "Categorical", "Fixed", "Float", "FrozenTrial", "HypertrailError", "Int", "Metric",
-        "ObjectiveError", "Optimizer", "OptimizerError", "Ordinal", "PlanError", "Proposal",
-        "Repeat", "Space", "SpaceError", "StorageError", "Study", "StudyError", "Trial",
-        "TrialState", "__version__", "load_space",
+        "Categorical",
+        "Fixed",
+        "Float",
+        "FrozenTrial",
+        "HypertrailError",
+        "Int",
+        "Metric",
+        "ObjectiveError",
+        "Optimizer",
+        "OptimizerError",
+        "Ordinal",
+        "PlanError",
+        "Proposal",
+        "Repeat",
+        "Space",
+        "SpaceError",
+        "StorageError",
+        "Study",
+        "StudyError",
+        "Trial",
+        "TrialState",
+        "TrialStateError",
+        "__version__",
+        "load_space",
     }
     for name in hypertrail.__all__:
         assert hasattr(hypertrail, name), name
 
 
 def test_errors_form_one_tree() -> None:
-    for name in ("SpaceError", "PlanError", "StorageError", "StudyError", "OptimizerError", "ObjectiveError"):
+    for name in (
+        "SpaceError",
+        "PlanError",
+        "StorageError",
+        "StudyError",
+        "OptimizerError",
+        "ObjectiveError",
+    ):
         assert issubclass(getattr(hypertrail, name), hypertrail.HypertrailError)

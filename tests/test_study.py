@@ -181,7 +181,7 @@ def test_bad_arguments(space: Space) -> None:
         Study.create("s", space, metrics={"a": "minimise"})
     with pytest.raises(StudyError, match="name"):
         Study.create("", space)
-    with pytest.raises(Exception, match="unknown optimizer 'sobl'.*did you mean 'sobol'"):
+    with pytest.raises(Exception, match=r"unknown optimizer 'sobl'.*did you mean 'sobol'"):
         Study.create("s", space, optimizer="sobl")
 
 
@@ -199,7 +199,9 @@ def test_every_ask_records_cursor_and_rng_key(space: Space, sqlite_url: str) -> 
 
 @pytest.mark.parametrize("optimizer", ["random", "sobol", "grid"])
 def test_recorded_proposals_replay_exactly(optimizer: str, sqlite_url: str) -> None:
-    space = Space({"k": Int(1, 4), "c": Categorical(["a", "b", "c"]), "m": Int(0, 3, when="c != 'a'")})
+    space = Space(
+        {"k": Int(1, 4), "c": Categorical(["a", "b", "c"]), "m": Int(0, 3, when="c != 'a'")}
+    )
     study = Study.create("s", space, storage=sqlite_url, seed=4, optimizer=optimizer)
     study.optimize(_objectives.noop, n_trials=12)
     report = verify(study.storage, "s")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from hypertrail.errors import (  # noqa: E402
+from hypertrail.errors import (
     HypertrailError,
     ObjectiveError,
     OptimizerError,
@@ -20,8 +20,8 @@ from hypertrail.errors import (  # noqa: E402
     StudyError,
     TrialStateError,
 )
-from hypertrail.optimizers.base import Optimizer, Proposal  # noqa: E402
-from hypertrail.space import (  # noqa: E402
+from hypertrail.optimizers.base import Optimizer, Proposal
+from hypertrail.space import (
     Categorical,
     Fixed,
     Float,
@@ -31,8 +31,8 @@ from hypertrail.space import (  # noqa: E402
     Space,
     load_space,
 )
-from hypertrail.study import Study  # noqa: E402
-from hypertrail.trial import FrozenTrial, Metric, Trial, TrialState  # noqa: E402
+from hypertrail.study import Study
+from hypertrail.trial import FrozenTrial, Metric, Trial, TrialState
 
 __all__ = [
     "Categorical",
@@ -56,6 +56,7 @@ __all__ = [
     "StudyError",
     "Trial",
     "TrialState",
+    "TrialStateError",
     "__version__",
     "load_space",
 ]

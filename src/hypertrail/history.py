@@ -109,22 +109,20 @@ class StudyState:
         elif kind in (TRIAL_COMPLETED, TRIAL_FAILED):
             number = _trial_number(event)
             if number >= len(self.trials):
-                raise StorageError(
-                    f"study {self.name!r}: trial {number} ended before it was asked"
-                )
+                raise StorageError(f"study {self.name!r}: trial {number} ended before it was asked")
             old = self.trials[number]
-            common = {
-                "finished": event.time,
-                "duration": data.get("duration"),
-                "cpu_time": data.get("cpu_time"),
-            }
+            finished = event.time
+            duration = data.get("duration")
+            cpu_time = data.get("cpu_time")
             if kind == TRIAL_COMPLETED:
                 self.trials[number] = replace(
                     old,
                     state=TrialState.COMPLETE,
                     values={k: float(v) for k, v in data["values"].items()},
                     extras=data.get("extras", {}),
-                    **common,
+                    finished=finished,
+                    duration=duration,
+                    cpu_time=cpu_time,
                 )
             else:
                 self.trials[number] = replace(
@@ -132,7 +130,9 @@ class StudyState:
                     state=TrialState.FAILED,
                     error=data.get("reason", "failed"),
                     traceback=data.get("traceback"),
-                    **common,
+                    finished=finished,
+                    duration=duration,
+                    cpu_time=cpu_time,
                 )
         # Unknown kinds are skipped: newer writers may add kinds older readers ignore.
         self.cursor = seq

@@ -32,8 +32,17 @@ from hypertrail.trial import Metric
 __all__ = ["Budget", "ObjectiveSpec", "Plan", "load_plan", "parse_duration"]
 
 _KEYS = {
-    "name", "description", "seed", "space", "objective", "metrics", "budget",
-    "optimizer", "workers", "timeout", "storage",
+    "name",
+    "description",
+    "seed",
+    "space",
+    "objective",
+    "metrics",
+    "budget",
+    "optimizer",
+    "workers",
+    "timeout",
+    "storage",
 }
 _REQUIRED = ("name", "space", "objective", "metrics", "budget")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -261,7 +270,9 @@ class _Builder:
         out = []
         for name, goal in value.items():
             if goal not in ("minimize", "maximize"):
-                self.issue(f"metrics.{name}", f"goal must be 'minimize' or 'maximize', got {goal!r}")
+                self.issue(
+                    f"metrics.{name}", f"goal must be 'minimize' or 'maximize', got {goal!r}"
+                )
             else:
                 out.append(Metric(str(name), goal))
         return tuple(out)
@@ -272,9 +283,14 @@ class _Builder:
             return Budget()
         for key in value:
             if key not in ("trials", "wall_time"):
-                self.issue(f"budget.{key}", f"unknown key {key!r}" + _suggest(str(key), ("trials", "wall_time")))
+                self.issue(
+                    f"budget.{key}",
+                    f"unknown key {key!r}" + _suggest(str(key), ("trials", "wall_time")),
+                )
         trials = value.get("trials")
-        if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        if trials is not None and (
+            isinstance(trials, bool) or not isinstance(trials, int) or trials < 1
+        ):
             self.issue("budget.trials", f"must be a positive integer, got {trials!r}")
             trials = None
         wall = None
@@ -291,13 +307,18 @@ class _Builder:
         if isinstance(value, str):
             module, sep, attr = value.partition(":")
             if not sep or not module or not attr:
-                self.issue("objective", f"must be 'module:function' or {{command: ...}}, got {value!r}")
+                self.issue(
+                    "objective", f"must be 'module:function' or {{command: ...}}, got {value!r}"
+                )
                 return None
             return ObjectiveSpec(callable=value)
         if isinstance(value, Mapping):
             for key in value:
                 if key not in ("command", "cwd", "env"):
-                    self.issue(f"objective.{key}", f"unknown key {key!r}" + _suggest(str(key), ("command", "cwd", "env")))
+                    self.issue(
+                        f"objective.{key}",
+                        f"unknown key {key!r}" + _suggest(str(key), ("command", "cwd", "env")),
+                    )
             command = value.get("command")
             if not isinstance(command, str) or not command.strip():
                 self.issue("objective.command", "must be a non-empty command line")
@@ -336,10 +357,13 @@ class _Builder:
                 )
 
     def _optimizer(self, value: Any, space: Space | None) -> dict[str, Any]:
-        instance, spec, issues = build_from_spec(OPTIMIZERS, value, "optimizer")
-        for i in issues:
-            self.issue(i.path, i.message)
-        if instance is not None and space is not None:
+        try:
+            instance, spec = build_from_spec(OPTIMIZERS, value, "optimizer")
+        except ConfigError as exc:
+            for i in exc.issues:
+                self.issue(i.path, i.message)
+            return {}
+        if space is not None:
             try:
                 instance.check(space)
             except OptimizerError as exc:
@@ -355,7 +379,7 @@ class _Builder:
             return "memory"
         if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
             # A relative SQLite path is relative to the plan, wherever hypertrail runs.
-            relative = value[len("sqlite:///"):]
+            relative = value[len("sqlite:///") :]
             if relative and relative != ":memory:":
                 return f"sqlite:///{(self.directory / relative).resolve()}"
         return value

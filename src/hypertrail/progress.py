@@ -17,7 +17,8 @@ class ProgressBar:
     """A study callback that draws progress on standard error.
 
     Example:
-        >>> # with ProgressBar(study, total=40) as bar: study.optimize(f, max_trials=40, callbacks=[bar])
+        >>> # with ProgressBar(study, total=40) as bar:
+        >>> #     study.optimize(f, max_trials=40, callbacks=[bar])
     """
 
     def __init__(self, study: Study, total: int | None, enabled: bool = True) -> None:
@@ -55,7 +56,11 @@ class ProgressBar:
         )
         self._progress.__enter__()
         self._task = self._progress.add_task(
-            "trials", total=self._total, completed=self._done, failed=self._failed, best=self._best_text()
+            "trials",
+            total=self._total,
+            completed=self._done,
+            failed=self._failed,
+            best=self._best_text(),
         )
         return self
 

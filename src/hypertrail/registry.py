@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from hypertrail.errors import Issue
+from hypertrail.errors import ConfigError, Issue
 
 __all__ = ["Registry", "build_from_spec"]
 
@@ -54,17 +54,17 @@ class Registry(Generic[T]):
     def unknown(self, name: Any, path: str) -> Issue:
         close = difflib.get_close_matches(str(name), self.names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return Issue(
-            path, f"unknown {self.what} {name!r}{hint}; known: {', '.join(self.names())}"
-        )
+        return Issue(path, f"unknown {self.what} {name!r}{hint}; known: {', '.join(self.names())}")
 
 
-def build_from_spec(
-    registry: Registry[T], spec: Any, path: str
-) -> tuple[T | None, dict[str, Any], list[Issue]]:
-    """Instantiate from ``name`` or ``{name: ..., **options}``; report bad options.
+def build_from_spec(registry: Registry[T], spec: Any, path: str) -> tuple[T, dict[str, Any]]:
+    """Instantiate from ``name`` or ``{name: ..., **options}``.
 
-    Returns the instance (or None), the normalized spec and the issues found.
+    Returns the instance and the normalized spec (``{"name": ..., **options}``).
+
+    Raises:
+        ConfigError: an unknown name or option, or options the class refuses; each
+            issue names ``path``.
     """
     if isinstance(spec, str):
         name, options = spec, {}
@@ -72,12 +72,14 @@ def build_from_spec(
         name = spec["name"]
         options = {k: v for k, v in spec.items() if k != "name"}
     else:
-        return None, {}, [Issue(path, f"must be a name or a mapping with 'name', got {spec!r}")]
+        raise ConfigError([Issue(path, f"must be a name or a mapping with 'name', got {spec!r}")])
     if name not in registry:
-        return None, {}, [registry.unknown(name, f"{path}.name" if isinstance(spec, Mapping) else path)]
+        raise ConfigError(
+            [registry.unknown(name, f"{path}.name" if isinstance(spec, Mapping) else path)]
+        )
     cls = registry.get(name)
     fields = (
-        {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        {f.name for f in dataclasses.fields(cls) if f.init}
         if dataclasses.is_dataclass(cls)
         else set()
     )
@@ -88,12 +90,16 @@ def build_from_spec(
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(sorted(fields)) or "none"
             issues.append(
-                Issue(f"{path}.{key}", f"unknown option {key!r} of {registry.what} {name!r}{hint}; options: {known}")
+                Issue(
+                    f"{path}.{key}",
+                    f"unknown option {key!r} of {registry.what} {name!r}{hint}; options: {known}",
+                )
             )
     if issues:
-        return None, {}, issues
+        raise ConfigError(issues)
     try:
         instance = cls(**options)
     except (TypeError, ValueError) as exc:
-        return None, {}, [Issue(path, f"bad options for {registry.what} {name!r}: {exc}")]
-    return instance, {"name": name, **options}, []
+        message = f"bad options for {registry.what} {name!r}: {exc}"
+        raise ConfigError([Issue(path, message)]) from exc
+    return instance, {"name": name, **options}

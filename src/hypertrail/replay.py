@@ -70,12 +70,18 @@ def verify(log: EventLog, study: str) -> ReplayReport:
         checked += 1
         if history.next_number != event.trial:
             mismatches.append(
-                Mismatch(event.trial or -1, recorded, None,
-                         f"history at cursor {cursor} holds {history.next_number} trials")
+                Mismatch(
+                    event.trial or -1,
+                    recorded,
+                    None,
+                    f"history at cursor {cursor} holds {history.next_number} trials",
+                )
             )
             continue
         proposals = optimizer.propose(space, history, key.generator(), 1)
         derived = dict(space.canonical(proposals[0].config)) if proposals else None
         if derived != recorded:
-            mismatches.append(Mismatch(event.trial or -1, recorded, derived, "configuration differs"))
+            mismatches.append(
+                Mismatch(event.trial or -1, recorded, derived, "configuration differs")
+            )
     return ReplayReport(checked, mismatches)

@@ -14,6 +14,7 @@ can open the same study and ask and tell concurrently:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 from hypertrail import __version__
 from hypertrail.errors import (
+    ConfigError,
     DuplicateEventError,
     ObjectiveError,
     OptimizerError,
@@ -68,7 +70,9 @@ def parse_metrics(metrics: str | Mapping[str, str] | Sequence[Metric] | None) ->
         out = []
         for name, goal in metrics.items():
             if goal not in _GOALS:
-                raise StudyError(f"metric {name!r}: goal must be 'minimize' or 'maximize', got {goal!r}")
+                raise StudyError(
+                    f"metric {name!r}: goal must be 'minimize' or 'maximize', got {goal!r}"
+                )
             out.append(Metric(str(name), goal))
         if not out:
             raise StudyError("at least one metric is needed")
@@ -82,10 +86,10 @@ def parse_metrics(metrics: str | Mapping[str, str] | Sequence[Metric] | None) ->
 def make_optimizer(spec: str | Mapping[str, Any] | Optimizer) -> tuple[Optimizer, dict[str, Any]]:
     """An optimizer and its JSON spec from a name, a spec mapping or an instance."""
     if isinstance(spec, str | Mapping):
-        instance, normalized, issues = build_from_spec(OPTIMIZERS, spec, "optimizer")
-        if issues or instance is None:
-            raise OptimizerError("; ".join(str(i) for i in issues))
-        return instance, normalized
+        try:
+            return build_from_spec(OPTIMIZERS, spec, "optimizer")
+        except ConfigError as exc:
+            raise OptimizerError("; ".join(str(i) for i in exc.issues)) from None
     return spec, optimizer_spec(spec)
 
 
@@ -128,7 +132,9 @@ class Study:
         self._state = state
         self.created: dict[str, Any] = created
         self.seed: int = int(created["seed"])
-        self.metrics: tuple[Metric, ...] = tuple(Metric(m["name"], m["goal"]) for m in created["metrics"])
+        self.metrics: tuple[Metric, ...] = tuple(
+            Metric(m["name"], m["goal"]) for m in created["metrics"]
+        )
         self.space: Space = space_from_dict(created["space"])
         self.optimizer, self.optimizer_spec = make_optimizer(created["optimizer"])
 
@@ -228,7 +234,8 @@ class Study:
                 differences.append(f"{key} ({self.created[key]!r} recorded, {data[key]!r} given)")
         if differences:
             raise StudyError(
-                f"study {self.name!r} exists with a different " + ", ".join(differences)
+                f"study {self.name!r} exists with a different "
+                + ", ".join(differences)
                 + "; use a new study name to search differently"
             )
 
@@ -448,18 +455,26 @@ class Study:
                     for callback in callbacks:
                         callback(self, outcome)
         except BaseException as exc:
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"driver error: {exc!r}"
+            reason = (
+                "interrupted" if isinstance(exc, KeyboardInterrupt) else f"driver error: {exc!r}"
+            )
             for number in sorted(running):
-                try:
-                    self._end(number, TRIAL_FAILED, {"reason": reason, "traceback": tb.format_exc()}, sync=False)
-                except Exception:  # noqa: BLE001 - already failing; keep the first error
-                    pass
+                # Already failing: keep the first error, record what we can.
+                with contextlib.suppress(Exception):
+                    self._end(
+                        number,
+                        TRIAL_FAILED,
+                        {"reason": reason, "traceback": tb.format_exc()},
+                        sync=False,
+                    )
             raise
         finally:
             executor.close()
         self.refresh()
 
-    def _default_executor(self, objective: Objective, workers: int, timeout: float | None) -> Executor:
+    def _default_executor(
+        self, objective: Objective, workers: int, timeout: float | None
+    ) -> Executor:
         from hypertrail.execution.command import CommandObjective
 
         if workers == 1 and (timeout is None or isinstance(objective, CommandObjective)):
@@ -478,7 +493,9 @@ class Study:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise StudyError(f"a study name must be a non-empty string of at most 200 characters, got {name!r}")
+        raise StudyError(
+            f"a study name must be a non-empty string of at most 200 characters, got {name!r}"
+        )
     if any(ord(c) < 32 for c in name):
         raise StudyError(f"a study name must not contain control characters: {name!r}")
 

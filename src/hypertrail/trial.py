@@ -112,9 +112,7 @@ class Trial:
         ...     return (x - 0.3) ** 2 + noise
     """
 
-    def __init__(
-        self, study: str, number: int, config: Mapping[str, Any], rng_key: RngKey
-    ) -> None:
+    def __init__(self, study: str, number: int, config: Mapping[str, Any], rng_key: RngKey) -> None:
         self.study = study
         self.number = number
         self.config: Mapping[str, Any] = MappingProxyType(dict(config))

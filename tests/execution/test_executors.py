@@ -94,13 +94,15 @@ def test_command_values_cannot_inject_shell(tmp_path: Path) -> None:
 
 
 def test_command_failures_are_explained(tmp_path: Path) -> None:
-    fails = CommandObjective(f"{sys.executable} -c \"import sys; sys.stderr.write('bad input'); sys.exit(4)\"")
+    fails = CommandObjective(
+        f"{sys.executable} -c \"import sys; sys.stderr.write('bad input'); sys.exit(4)\""
+    )
     with pytest.raises(ObjectiveError, match="exited with code 4: bad input"):
         fails(_trial({}))
     silent = CommandObjective(f"{sys.executable} -c \"print('no json')\"")
     with pytest.raises(ObjectiveError, match="no JSON object"):
         silent(_trial({}))
-    slow = CommandObjective(f"{sys.executable} -c \"import time; time.sleep(10)\"", timeout=0.5)
+    slow = CommandObjective(f'{sys.executable} -c "import time; time.sleep(10)"', timeout=0.5)
     with pytest.raises(ObjectiveError, match="timed out"):
         slow(_trial({}))
 

@@ -64,7 +64,10 @@ def resolve_study(study: str, storage: str | None) -> tuple[str, str]:
     local = Path(f"{study}.db")
     if local.is_file():
         return study, f"sqlite:///{local.resolve()}"
-    fail(f"where is study {study!r}? give --storage URL, set HYPERTRAIL_STORAGE, or pass its plan file")
+    fail(
+        f"where is study {study!r}? give --storage URL, set HYPERTRAIL_STORAGE, "
+        "or pass its plan file"
+    )
 
 
 def storage_url(value: str) -> str:

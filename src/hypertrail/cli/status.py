@@ -29,14 +29,21 @@ def status(storage: str | None) -> None:
     try:
         table = Table(title=f"studies in {log.url}")
         for column in ("study", "trials", "complete", "failed", "running", "best", "optimizer"):
-            table.add_column(column, justify="right" if column in ("trials", "complete", "failed", "running") else "left")
+            table.add_column(
+                column,
+                justify="right"
+                if column in ("trials", "complete", "failed", "running")
+                else "left",
+            )
         for name in log.studies():
             study = Study.load(name, log)
             counts = study.counts()
             best = study.history().best()
             best_text = "-"
             if best is not None and best.values:
-                best_text = ", ".join(f"{k}={v:.6g}" for k, v in best.values.items()) + f" (#{best.number})"
+                best_text = (
+                    ", ".join(f"{k}={v:.6g}" for k, v in best.values.items()) + f" (#{best.number})"
+                )
             table.add_row(
                 name,
                 str(sum(counts.values())),

@@ -15,7 +15,9 @@ __all__ = ["trials"]
 
 @click.command()
 @click.argument("study_name", metavar="STUDY")
-@click.option("--storage", "-s", help="Storage URL or .db file (default: $HYPERTRAIL_STORAGE or ./STUDY.db).")
+@click.option(
+    "--storage", "-s", help="Storage URL or .db file (default: $HYPERTRAIL_STORAGE or ./STUDY.db)."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @handle_errors
 def trials(study_name: str, storage: str | None, fmt: str) -> None:

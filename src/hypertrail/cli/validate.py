@@ -10,7 +10,7 @@ from hypertrail.cli.common import EXIT_INVALID
 from hypertrail.errors import ConfigError
 from hypertrail.space.space import Space
 
-__all__ = ["validate", "summarize_space"]
+__all__ = ["summarize_space", "validate"]
 
 
 def summarize_space(space: Space) -> list[str]:
@@ -82,8 +82,10 @@ def _looks_like_plan(path: str) -> bool:
         doc = load_document(path, SpaceError)
     except ConfigError:
         return False
-    return isinstance(doc.data, dict) and "params" not in doc.data and (
-        "objective" in doc.data or "space" in doc.data
+    return (
+        isinstance(doc.data, dict)
+        and "params" not in doc.data
+        and ("objective" in doc.data or "space" in doc.data)
     )
 
 
@@ -100,7 +102,10 @@ def validate(file: str) -> None:
             plan = load_plan(file)
             objective = plan.load_objective()
             click.echo(f"{file}: valid plan {plan.name!r}")
-            click.echo(f"  objective: {plan.objective.callable or plan.objective.command} ({type(objective).__name__})")
+            click.echo(
+                f"  objective: {plan.objective.callable or plan.objective.command} "
+                f"({type(objective).__name__})"
+            )
             metrics = ", ".join(f"{m.name} ({m.goal})" for m in plan.metrics)
             click.echo(f"  metrics: {metrics}")
             click.echo(f"  budget: trials={plan.budget.trials} wall_time={plan.budget.wall_time}")
@@ -112,7 +117,10 @@ def validate(file: str) -> None:
             space = load_space(file)
             click.echo(f"{file}: valid space")
     except ConfigError as exc:
-        click.echo(f"{file}: invalid ({len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''})", err=True)
+        click.echo(
+            f"{file}: invalid ({len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''})",
+            err=True,
+        )
         for issue in exc.issues:
             click.echo(f"  {issue}", err=True)
         sys.exit(EXIT_INVALID)

@@ -19,7 +19,7 @@ from typing import Any
 from hypertrail.errors import ObjectiveError
 from hypertrail.trial import Trial
 
-__all__ = ["PLACEHOLDER", "CommandObjective", "SPECIAL_PLACEHOLDERS"]
+__all__ = ["PLACEHOLDER", "SPECIAL_PLACEHOLDERS", "CommandObjective"]
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 SPECIAL_PLACEHOLDERS = frozenset({"trial_number", "seed", "config_json", "study"})

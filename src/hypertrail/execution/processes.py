@@ -9,6 +9,7 @@ fresh worker takes the next trial; a worker that dies (segfault, OOM kill,
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import pickle
@@ -152,10 +153,8 @@ class ProcessExecutor:
     def close(self) -> None:
         for worker in list(self._workers):
             if worker.task is None:
-                try:
+                with contextlib.suppress(OSError):
                     worker.conn.send(None)
-                except OSError:
-                    pass
         deadline = time.monotonic() + 5
         for worker in list(self._workers):
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -55,7 +55,9 @@ class GridSearch:
             )
         bound = space.cardinality_bound() or 0
         if bound > self.max_size:
-            size = sum(1 for _ in zip(range(self.max_size + 1), self._enumerate(space), strict=False))
+            size = sum(
+                1 for _ in zip(range(self.max_size + 1), self._enumerate(space), strict=False)
+            )
             if size > self.max_size:
                 raise OptimizerError(
                     f"the grid has more than {self.max_size} configurations; "

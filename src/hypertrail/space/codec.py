@@ -66,7 +66,8 @@ def _declaration(data: Any, path: str, issues: list[Issue]) -> Domain | Repeat |
         issues.append(
             Issue(
                 f"{path}.type",
-                f"unknown type {kind!r}" + _suggest(kind, _SCHEMA)
+                f"unknown type {kind!r}"
+                + _suggest(kind, _SCHEMA)
                 + f"; expected one of {', '.join(_SCHEMA)}",
             )
         )
@@ -134,8 +135,11 @@ def space_from_dict(data: Any) -> Space:
     version = data.get("schema_version", SPACE_SCHEMA_VERSION)
     if version != SPACE_SCHEMA_VERSION:
         issues.append(
-            Issue("schema_version", f"unsupported schema_version {version!r} "
-                  f"(this hypertrail reads {SPACE_SCHEMA_VERSION})")
+            Issue(
+                "schema_version",
+                f"unsupported schema_version {version!r} "
+                f"(this hypertrail reads {SPACE_SCHEMA_VERSION})",
+            )
         )
     constraints = data.get("constraints", [])
     if constraints is None:

@@ -36,14 +36,7 @@ __all__ = ["FUNCTIONS", "MISSING", "Expression", "parse"]
 
 
 class _Missing:
-    """The value of an inactive parameter inside an expression."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """The value of an inactive parameter inside an expression (one instance: MISSING)."""
 
     def __repr__(self) -> str:
         return "MISSING"
@@ -52,7 +45,7 @@ class _Missing:
         raise TypeError("MISSING has no truth value; use three-valued helpers")
 
 
-MISSING: Final = _Missing()
+MISSING: Final[_Missing] = _Missing()
 
 _KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null", "True", "False", "None"})
 
@@ -92,9 +85,9 @@ def _tokenize(source: str) -> list[_Token]:
     return tokens
 
 
-def _truth(value: Any) -> bool | _Missing:
-    if value is MISSING:
-        return MISSING
+def _truth(value: object) -> bool | _Missing:
+    if isinstance(value, _Missing):
+        return value
     return bool(value)
 
 

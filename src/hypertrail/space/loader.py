@@ -64,7 +64,7 @@ def parse_document(text: str, file: str | None, error: type[E]) -> LocatedDocume
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in n.value:
-                key = constructor.construct_object(key_node)  # type: ignore[no-untyped-call]
+                key = constructor.construct_object(key_node)
                 child = f"{path}.{key}" if path else str(key)
                 if key in out:
                     issues.append(
@@ -81,7 +81,7 @@ def parse_document(text: str, file: str | None, error: type[E]) -> LocatedDocume
             return out
         if isinstance(n, yaml.SequenceNode):
             return [build(item, f"{path}[{i}]") for i, item in enumerate(n.value)]
-        return constructor.construct_object(n)  # type: ignore[no-untyped-call]
+        return constructor.construct_object(n)
 
     data = build(node, "")
     if issues:

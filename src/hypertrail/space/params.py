@@ -43,7 +43,9 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _fmt(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else f"{value:g}" if _is_number(value) else str(value)
+    return (
+        repr(value) if isinstance(value, str) else f"{value:g}" if _is_number(value) else str(value)
+    )
 
 
 class Domain:
@@ -128,9 +130,7 @@ class Domain:
         return out
 
 
-def _range_problems(
-    low: Any, high: Any, log: Any, step: Any, integer: bool
-) -> list[Problem]:
+def _range_problems(low: Any, high: Any, log: Any, step: Any, integer: bool) -> list[Problem]:
     out: list[Problem] = []
     for key, value in (("low", low), ("high", high)):
         if not _is_number(value):
@@ -156,12 +156,18 @@ def _range_problems(
             out.append(("step", "step cannot be combined with log: true"))
         elif low < high:
             if step > high - low:
-                out.append(("step", f"step {_fmt(step)} is larger than the range {_fmt(high - low)}"))
+                out.append(
+                    ("step", f"step {_fmt(step)} is larger than the range {_fmt(high - low)}")
+                )
             else:
                 n = (high - low) / step
                 if abs(n - round(n)) > 1e-6 * max(1.0, n):
                     out.append(
-                        ("step", f"range {_fmt(low)}..{_fmt(high)} is not a multiple of step {_fmt(step)}")
+                        (
+                            "step",
+                            f"range {_fmt(low)}..{_fmt(high)} is not a multiple of "
+                            f"step {_fmt(step)}",
+                        )
                     )
     return out
 
@@ -212,7 +218,7 @@ class Float(Domain):
         if not (self.low - tol <= value <= self.high + tol):
             return False
         if self.step is not None:
-            k = (value - self.low) / self.step
+            k = (float(value) - self.low) / self.step
             return abs(k - round(k)) < 1e-6
         return True
 
@@ -234,8 +240,8 @@ class Float(Domain):
             return (min(max(k, 0), n) + 0.5) / (n + 1)
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
-            return min(max((math.log(max(value, self.low)) - lo) / (hi - lo), 0.0), 1.0)
-        return min(max((value - self.low) / (self.high - self.low), 0.0), 1.0)
+            return min(max((math.log(max(float(value), self.low)) - lo) / (hi - lo), 0.0), 1.0)
+        return min(max((float(value) - self.low) / (self.high - self.low), 0.0), 1.0)
 
     def default_value(self) -> float:
         return self.default if self.default is not None else self.from_unit(0.5)
@@ -282,9 +288,9 @@ class Int(Domain):
         return list(range(int(self.low), int(self.high) + 1, self._step()))
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if not (isinstance(value, float) and value.is_integer()):
-                return False
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral:
+            return False
         return self.low <= value <= self.high and (int(value) - int(self.low)) % self._step() == 0
 
     def from_unit(self, u: float) -> int:
@@ -333,9 +339,14 @@ def _choice_problems(key: str, items: Any) -> list[Problem]:
             out.append((f"{key}[{i}]", f"must be a string, number, boolean or null, got {item!r}"))
             continue
         # 1 == 1.0 == True in Python; keep them apart so [1, true] is not a duplicate.
-        marker = (type(item).__name__ if isinstance(item, bool | str) or item is None else "num", item)
+        marker = (
+            type(item).__name__ if isinstance(item, bool | str) or item is None else "num",
+            item,
+        )
         if marker in seen:
-            out.append((f"{key}[{i}]", f"duplicate value {_fmt(item)} (also at index {seen[marker]})"))
+            out.append(
+                (f"{key}[{i}]", f"duplicate value {_fmt(item)} (also at index {seen[marker]})")
+            )
         else:
             seen[marker] = i
     return out
@@ -361,12 +372,12 @@ class Categorical(Domain):
     """
 
     kind: ClassVar[str] = "categorical"
-    choices: tuple[Scalar, ...]
+    choices: Sequence[Scalar]
     default: Scalar = None
     when: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.choices, list):
+        if isinstance(self.choices, list):  # stored as a tuple: frozen and hashable
             object.__setattr__(self, "choices", tuple(self.choices))
 
     def problems(self) -> list[Problem]:
@@ -421,7 +432,7 @@ class Ordinal(Categorical):
     """
 
     kind: ClassVar[str] = "ordinal"
-    choices: tuple[Scalar, ...] = field(default=())
+    choices: Sequence[Scalar] = field(default=())
 
     def problems(self) -> list[Problem]:
         out = _choice_problems("values", self.choices)

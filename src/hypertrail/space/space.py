@@ -202,7 +202,12 @@ class Space:
             copy_condition = clause if condition is None else condition.conjoin(clause)
             out.extend(
                 self._flatten(
-                    block.item, f"{key}.item", scopes, issues, f"{prefix}{name}.{i}.", copy_condition
+                    block.item,
+                    f"{key}.item",
+                    scopes,
+                    issues,
+                    f"{prefix}{name}.{i}.",
+                    copy_condition,
                 )
             )
             if issues:
@@ -256,7 +261,9 @@ class Space:
             if isinstance(domain, Int | Ordinal | Fixed):
                 values = domain.values() if not isinstance(domain, Int) else [domain.high]
                 if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-                    issues.append(Issue(f"{key}.count", f"count {count!r} must take integer values"))
+                    issues.append(
+                        Issue(f"{key}.count", f"count {count!r} must take integer values")
+                    )
                     continue
                 top = max(values) if not isinstance(domain, Int) else int(domain.high)
                 if top != block.max:
@@ -269,7 +276,10 @@ class Space:
                     )
             else:
                 issues.append(
-                    Issue(f"{key}.count", f"count {count!r} must be an int, ordinal or fixed parameter")
+                    Issue(
+                        f"{key}.count",
+                        f"count {count!r} must be an int, ordinal or fixed parameter",
+                    )
                 )
 
     def _order(self, flat: list[Param], issues: list[Issue]) -> tuple[Param, ...]:
@@ -282,7 +292,7 @@ class Space:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                cycle = [*trail[trail.index(name):], name]
+                cycle = [*trail[trail.index(name) :], name]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
                     param = self._by_name[name]
@@ -321,7 +331,8 @@ class Space:
     def ancestors(self, name: str) -> list[Param]:
         """Params whose values can decide whether ``name`` is active, in order."""
         seen: set[str] = set()
-        stack = list(self._by_name[name].condition.names if self._by_name[name].condition else ())
+        own = self._by_name[name].condition
+        stack = list(own.names) if own is not None else []
         while stack:
             ref = stack.pop()
             if ref in seen:
@@ -368,7 +379,8 @@ class Space:
         satisfied = [False] * len(self.constraints)
         tried = 0
         try:
-            for tried in range(1, _CONSTRAINT_SAMPLES + 1):
+            while tried < _CONSTRAINT_SAMPLES:
+                tried += 1
                 config = self._draw(rng)
                 ok = [not c.expression.violated(config) for c in self.constraints]
                 satisfied = [a or b for a, b in zip(satisfied, ok, strict=True)]
@@ -377,8 +389,8 @@ class Space:
         except ExpressionError as exc:
             issues.append(Issue("constraints", f"constraint cannot be evaluated: {exc}"))
             return
-        for constraint, ok in zip(self.constraints, satisfied, strict=True):
-            if not ok:
+        for constraint, held in zip(self.constraints, satisfied, strict=True):
+            if not held:
                 issues.append(
                     Issue(
                         f"constraints[{constraint.index}]",

@@ -106,7 +106,9 @@ class SQLEventLog:
 
     def _engine_options(self) -> dict[str, Any]:
         if self._sqlite:
-            return {"connect_args": {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}}
+            return {
+                "connect_args": {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            }
         return {"pool_pre_ping": True}
 
     def _check_sqlite_path(self, sa_url: str) -> None:
@@ -207,10 +209,12 @@ class SQLEventLog:
                 with conn.begin():
                     if not self._sqlite:
                         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_ID})"))
-                    return [
-                        int(conn.execute(self._insert, row).inserted_primary_key[0])
-                        for row in rows
-                    ]
+                    seqs = []
+                    for row in rows:
+                        key = conn.execute(self._insert, row).inserted_primary_key
+                        assert key is not None
+                        seqs.append(int(key[0]))
+                    return seqs
         except sa_exc.IntegrityError as exc:
             keyed = [e for e in events if e.key is not None]
             study, key = (keyed[0].study, keyed[0].key or "") if keyed else (events[0].study, "")
@@ -223,7 +227,9 @@ class SQLEventLog:
 
         table = self._events
         query = (
-            sa.select(table.c.seq, table.c.kind, table.c.trial, table.c.key, table.c.time, table.c.data)
+            sa.select(
+                table.c.seq, table.c.kind, table.c.trial, table.c.key, table.c.time, table.c.data
+            )
             .where(table.c.study == study, table.c.seq > after)
             .order_by(table.c.seq)
         )

@@ -123,7 +123,7 @@ class OptimizerConformance:
         for name, space in spaces.items():
             try:
                 optimizer.check(space)
-            except Exception:  # noqa: BLE001 - an optimizer may refuse a kind of space
+            except Exception:
                 continue
             out[name] = space
         assert out, "the optimizer accepts none of the conformance spaces"
@@ -162,10 +162,10 @@ class OptimizerConformance:
         for name, space in self._spaces().items():
             history = make_history(space, max(self.history_sizes), seed=2)
             random.seed(1)
-            np.random.seed(1)  # noqa: NPY002 - setting it is the point of the test
+            np.random.seed(1)
             first = self._propose(space, history, 7)
             random.seed(2)
-            np.random.seed(2)  # noqa: NPY002
+            np.random.seed(2)
             second = self._propose(space, history, 7)
             assert [p.config for p in first] == [p.config for p in second], name
 

@@ -1,0 +1,198 @@
+"""The command line: run, status, trials, validate of plans, error exits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hypertrail.cli.main import cli
+
+OBJECTIVE = textwrap.dedent(
+    """
+    def evaluate(trial):
+        c = trial.config
+        width = sum(c[f"layers.{i}.width"] for i in range(c["n_layers"]))
+        penalty = 0.1 if c["act"] == "tanh" else 0.0
+        return {"loss": (c["lr"] - 0.01) ** 2 + width / 1000 + penalty, "width": width}
+    """
+)
+
+SPACE = textwrap.dedent(
+    """
+    params:
+      lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
+      act: {type: categorical, choices: [relu, tanh]}
+      n_layers: {type: int, low: 1, high: 2}
+      layers:
+        type: repeat
+        count: n_layers
+        max: 2
+        item:
+          width: {type: int, low: 4, high: 64, log: true}
+    """
+)
+
+
+def module_name(folder: Path) -> str:
+    """A module name unique to ``folder``: tests share one interpreter's sys.modules."""
+    import hashlib
+
+    return "toy_" + hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+
+
+def write_plan(folder: Path, trials: int = 8, extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{module_name(folder)}.py").write_text(OBJECTIVE)
+    (folder / "space.yaml").write_text(SPACE)
+    plan = folder / "plan.yaml"
+    plan.write_text(
+        textwrap.dedent(
+            f"""
+            name: toy
+            seed: 5
+            space: space.yaml
+            objective: {module_name(folder)}:evaluate
+            metrics: {{loss: minimize}}
+            budget: {{trials: {trials}}}
+            optimizer: random
+            """
+        )
+        + extra
+    )
+    return plan
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_writes_a_sqlite_study_beside_the_plan_and_continues(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "a")
+    code, out, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    assert (tmp_path / "a" / "toy.db").is_file()
+    assert "best trial #" in out and "8 trials (8 complete" in out
+    code, out, _ = invoke("run", str(plan), "--no-progress", "--trials", "12")
+    assert code == 0 and "12 trials (12 complete" in out
+
+
+def test_same_plan_twice_gives_the_same_configurations(tmp_path: Path) -> None:
+    configs = []
+    for name in ("one", "two"):
+        plan = write_plan(tmp_path / name, trials=10)
+        assert invoke("run", str(plan), "--no-progress")[0] == 0
+        code, out, _ = invoke("trials", str(plan), "--format", "json")
+        assert code == 0
+        configs.append([t["config"] for t in json.loads(out)])
+    assert configs[0] == configs[1] and len(configs[0]) == 10
+
+
+def test_trials_json_and_csv(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    invoke("run", str(plan), "--no-progress")
+    db = str(tmp_path / "toy.db")
+    code, out, _ = invoke("trials", "toy", "--storage", db, "--format", "json")
+    records = json.loads(out)
+    assert code == 0 and len(records) == 8
+    first = records[0]
+    assert {"number", "state", "config", "values"} <= set(first)
+    assert first["state"] == "complete" and "loss" in first["values"]
+    for record in records:  # active parameters only
+        n = record["config"]["n_layers"]
+        assert ("layers.1.width" in record["config"]) == (n == 2)
+    code, out, _ = invoke("trials", "toy", "-s", db, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 8 and {"number", "state", "loss", "lr"} <= set(rows[0])
+    code, out, _ = invoke("trials", "toy", "-s", db)
+    assert code == 0 and "toy: 8 trials" in out
+
+
+def test_status_lists_studies_with_counts_and_best(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    invoke("run", str(plan), "--no-progress")
+    code, out, _ = invoke("status", str(tmp_path / "toy.db"))
+    assert code == 0 and "toy" in out and "loss=" in out and "random" in out
+
+
+def test_failures_are_counted_and_shown(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, trials=4)
+    (tmp_path / f"{module_name(tmp_path)}.py").write_text(
+        "def evaluate(trial):\n    raise RuntimeError('diverged')\n"
+    )
+    code, out, _ = invoke("run", str(plan), "--no-progress")
+    assert code == 0 and "4 failed" in out and "no complete trial" in out
+    code, out, _ = invoke("trials", str(plan), "--format", "csv")
+    assert "RuntimeError: diverged" in out
+
+
+def test_invalid_plan_exits_2_with_every_problem(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, extra="workers: 0\nbudjet: 3\n")
+    code, _, err = invoke("run", str(plan))
+    assert code == 2
+    assert "workers: must be a positive integer" in err
+    assert "unknown key 'budjet' (did you mean 'budget'?)" in err
+    code, _, err = invoke("validate", str(plan))
+    assert code == 2 and "plan.yaml:" in err
+
+
+def test_validate_a_plan_imports_its_objective(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    code, out, _ = invoke("validate", str(plan))
+    assert code == 0 and "valid plan 'toy'" in out and "plan hash: sha256:" in out
+    (tmp_path / f"{module_name(tmp_path)}.py").write_text("x = 1\n")
+    import sys
+
+    sys.modules.pop(module_name(tmp_path), None)
+    code, _, err = invoke("validate", str(plan))
+    assert code == 2 and "no attribute 'evaluate'" in err
+
+
+def test_unknown_study_and_missing_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HYPERTRAIL_STORAGE", raising=False)
+    code, _, err = invoke("trials", "nothing")
+    assert code == 1 and "where is study 'nothing'" in err
+    plan = write_plan(tmp_path)
+    invoke("run", str(plan), "--no-progress")
+    code, _, err = invoke("trials", "other", "-s", str(tmp_path / "toy.db"))
+    assert code == 1 and "studies there: toy" in err
+
+
+def test_command_objective_plan(tmp_path: Path) -> None:
+    import sys
+
+    plan = write_plan(
+        tmp_path,
+        trials=3,
+        extra="",
+    )
+    text = plan.read_text().replace(
+        f"objective: {module_name(tmp_path)}:evaluate",
+        f'objective: {{command: "{sys.executable} -c \'import json,sys; print(json.dumps({{\\"loss\\": float(sys.argv[1])}}))\' {{lr}}"}}',
+    )
+    plan.write_text(text)
+    code, out, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    assert "3 complete" in out
+
+
+def test_example_plan_runs(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "examples" / "mlp_digits"
+    folder = tmp_path / "mlp_digits"
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.db*", "__pycache__"))
+    code, out, err = invoke(
+        "run", str(folder / "plan.yaml"), "--no-progress", "--trials", "3", "--workers", "1"
+    )
+    assert code == 0, err
+    assert (folder / "mlp-digits.db").is_file()
+    assert "3 trials (3 complete" in out

@@ -1,0 +1,33 @@
+"""ruff and ``mypy --strict`` are part of the test suite, so CI runs them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str) -> list[str]:
+    if shutil.which(name) is None and not (Path(sys.executable).parent / name).exists():
+        pytest.skip(f"{name} is not installed")
+    return [sys.executable, "-m", name]
+
+
+def test_ruff() -> None:
+    result = subprocess.run(
+        [*_tool("ruff"), "check", "src", "tests", "benchmarks", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    result = subprocess.run([*_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
