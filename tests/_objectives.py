@@ -47,3 +47,14 @@ def dies(trial: Trial) -> float:
 
 def noop(trial: Trial) -> float:
     return 0.0
+
+
+def short_sleep(trial: Trial) -> float:
+    time.sleep(0.05)
+    return 0.0
+
+
+def interrupts_at_three(trial: Trial) -> float:
+    if trial.number == 3:
+        raise KeyboardInterrupt
+    return 0.0

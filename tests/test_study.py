@@ -214,3 +214,20 @@ def test_config_keeps_space_order(space: Space, sqlite_url: str) -> None:
     again = Study.load("s", sqlite_url)
     for trial in again.trials:
         assert list(trial.config) == [n for n in space.names if n in trial.config]
+
+
+def test_wall_time_stops_asking(space: Space) -> None:
+    study = Study.create("s", space)
+    study.optimize(_objectives.short_sleep, wall_time=0.3)
+    trials = study.trials
+    assert 1 <= len(trials) < 100
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+
+
+def test_interrupt_fails_the_running_trial_and_propagates(space: Space, sqlite_url: str) -> None:
+    study = Study.create("s", space, storage=sqlite_url)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(_objectives.interrupts_at_three, n_trials=10)
+    trials = Study.load("s", sqlite_url).trials
+    assert len(trials) == 4
+    assert trials[3].state is TrialState.FAILED and trials[3].error == "interrupted"
