@@ -10,6 +10,7 @@ from hypertrail.optimizers.base import OPTIMIZERS, Optimizer
 from hypertrail.optimizers.grid import GridSearch
 from hypertrail.optimizers.random import RandomSearch
 from hypertrail.optimizers.sobol import SobolSearch
+from hypertrail.optimizers.tpe import TPE
 from hypertrail.testing import OptimizerConformance, conformance_spaces
 from hypertrail.testing.optimizers import make_history
 
@@ -88,3 +89,53 @@ def test_grid_order_is_seeded() -> None:
     b = GridSearch().grid(space, seed=2)
     assert sorted(map(str, a)) == sorted(map(str, b)) and a != b
     assert GridSearch(shuffle=False).grid(space, 1) == GridSearch(shuffle=False).grid(space, 2)
+
+
+class TestTPE(OptimizerConformance):
+    history_sizes = (0, 5, 12, 40)
+
+    def make_optimizer(self) -> Optimizer:
+        return TPE(n_startup=5)
+
+
+class TestUnivariateTPE(OptimizerConformance):
+    history_sizes = (0, 12, 40)
+
+    def make_optimizer(self) -> Optimizer:
+        return TPE(n_startup=5, multivariate=False)
+
+
+def test_tpe_beats_random_on_a_smooth_function() -> None:
+    # Not a benchmark (that is benchmarks/): a sanity check with a wide margin, on
+    # 6 seeds, that the model is used at all.
+    space = Space({"x": Float(-5.0, 5.0), "y": Float(-5.0, 5.0), "c": Categorical(["a", "b"])})
+
+    def objective(t: object) -> float:
+        c = t.config  # type: ignore[attr-defined]
+        return float(c["x"] ** 2 + (c["y"] - 1) ** 2 + (0.0 if c["c"] == "b" else 3.0))
+
+    def mean_best(optimizer: str) -> float:
+        bests = []
+        for seed in range(6):
+            study = Study.create("t", space, optimizer=optimizer, seed=seed)
+            study.optimize(objective, n_trials=60)
+            bests.append(study.best.value)
+        return float(np.mean(bests))
+
+    assert mean_best("tpe") < 0.5 * mean_best("random")
+
+
+def test_tpe_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="gamma"):
+        TPE(gamma=1.5)
+    with pytest.raises(Exception, match="unknown option 'n_startups'"):
+        Study.create("t", Space({"x": Float(0.0, 1.0)}), optimizer={"name": "tpe", "n_startups": 3})
+
+
+def test_tpe_spreads_pending_trials() -> None:
+    space = Space({"x": Float(0.0, 1.0)})
+    study = Study.create("t", space, optimizer={"name": "tpe", "n_startup": 5}, seed=3)
+    study.optimize(lambda t: (t.config["x"] - 0.5) ** 2, n_trials=20)
+    pending = [study.ask() for _ in range(4)]  # four workers ask before anyone tells
+    xs = sorted(t.config["x"] for t in pending)
+    assert len(set(xs)) == 4
