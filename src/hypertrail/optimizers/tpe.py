@@ -82,7 +82,8 @@ def _log_norm_cdf_interval(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     from scipy.special import ndtr
 
     mass = ndtr((1.0 - mu) / sigma) - ndtr((0.0 - mu) / sigma)
-    return np.log(np.maximum(mass, 1e-300))
+    out: np.ndarray = np.log(np.maximum(mass, 1e-300))
+    return out
 
 
 @dataclass
@@ -141,7 +142,8 @@ class _Density:
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     top = np.max(a, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    return np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis)
+    out: np.ndarray = np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis)
+    return out
 
 
 @dataclass(frozen=True)
@@ -227,12 +229,8 @@ class TPE:
     ) -> list[Proposal]:
         completed = history.completed()
         if len(completed) < self.n_startup or not space.dimensions:
-            return [
-                Proposal(
-                    space.sample(rng), f"TPE startup: random ({len(completed)}/{self.n_startup})"
-                )
-                for _ in range(n)
-            ]
+            reason = f"TPE startup: random ({len(completed)}/{self.n_startup})"
+            return [Proposal(space.sample(rng), reason) for _ in range(n)]
         layout = _Layout.of(space)
         good, bad = self._split(history)
         d = len(layout.params)
