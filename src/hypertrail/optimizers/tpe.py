@@ -136,7 +136,8 @@ class _Density:
             _logsumexp(masked, axis=1) - denom,
             prior_point + np.log(self.prior_weight) - denom,
         )
-        return np.where(x_active[:, 0, :], per_dim, 0.0).sum(axis=1)
+        total: np.ndarray = np.where(x_active[:, 0, :], per_dim, 0.0).sum(axis=1)
+        return total
 
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
