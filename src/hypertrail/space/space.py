@@ -434,6 +434,24 @@ class Space:
                 config[param.name] = param.domain.sample(rng)
         return config
 
+    def complete(self, values: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """The configuration ``values`` imply: walk the parameters in order, keep the
+        active ones (taking their value from ``values`` when it is in the domain,
+        drawing one otherwise) and drop the inactive ones.
+
+        Local moves use this: changing ``n_layers`` or a categorical can switch
+        parameters on or off, and the result must still have a consistent active set.
+        Constraints are not checked (see :meth:`is_feasible`).
+        """
+        config: dict[str, Any] = {}
+        for param in self.params:
+            if param.condition is None or param.condition.holds(config):
+                value = values.get(param.name, MISSING)
+                if value is MISSING or not param.domain.contains(value):
+                    value = param.domain.sample(rng)
+                config[param.name] = value
+        return config
+
     def is_feasible(self, config: Mapping[str, Any]) -> bool:
         """Whether ``config`` satisfies every constraint."""
         return not any(c.expression.violated(config) for c in self.constraints)

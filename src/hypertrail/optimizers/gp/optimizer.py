@@ -1,0 +1,248 @@
+"""GP-BO: a Gaussian process on mixed inputs, log EI, a mixed-space acquisition search.
+
+One proposal:
+
+1. Until ``n_startup`` trials are complete, points of the study's scrambled Sobol
+   sequence.
+2. Observations: complete trials by their primary loss, failed trials at the worst
+   loss seen (a failure region is a bad region). Losses are robustly standardized
+   (median and IQR, upper tail compressed by a log) so one diverged run does not
+   flatten the model. Beyond ``max_points`` observations, the best quarter and the
+   most recent rest are kept, so cost stays bounded as a study grows.
+3. A GP fitted by MAP (:mod:`.model`); running trials enter as fantasies at the
+   model's mean (kriging believer), so parallel workers are sent elsewhere.
+4. log EI maximized over the mixed space: many random configurations plus
+   neighbours of the best trials, then local searches from the best few, whose
+   moves perturb numeric coordinates with shrinking steps and switch categorical
+   or integer values to neighbours. Every candidate is a valid configuration (its
+   active set follows its own values; constraints are checked).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hypertrail.optimizers.base import Proposal
+from hypertrail.optimizers.gp.acquisition import log_ei
+from hypertrail.optimizers.gp.features import Features
+from hypertrail.optimizers.gp.model import GaussianProcess, fit_gp
+from hypertrail.optimizers.sobol import SobolSearch
+from hypertrail.space.params import Categorical, Ordinal
+from hypertrail.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from hypertrail.history import History
+    from hypertrail.space.space import Space
+
+__all__ = ["GPOptimizer", "robust_standardize"]
+
+
+def robust_standardize(y: np.ndarray) -> np.ndarray:
+    """Centre on the median, scale by the IQR, compress the upper tail, standardize.
+
+    The order of values is kept; only distances in the bad tail shrink.
+    """
+    med = float(np.median(y))
+    q75, q25 = np.percentile(y, [75, 25])
+    scale = float(q75 - q25) / 1.349
+    if not scale > 0:
+        scale = float(np.std(y)) or 1.0
+    z = (y - med) / scale
+    # Past 2 robust s.d., a double log: a run that diverged by 10^9 lands near 5.
+    z = np.where(z > 2.0, 2.0 + np.log1p(np.log1p(np.maximum(z - 2.0, 0.0))), z)
+    std = float(np.std(z))
+    out: np.ndarray = (z - float(np.mean(z))) / (std if std > 0 else 1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class GPOptimizer:
+    """Gaussian-process Bayesian optimization with log expected improvement.
+
+    Args:
+        n_startup: complete trials taken from a Sobol sequence before the model.
+        n_random: random configurations scored per acquisition search.
+        n_starts: local searches started from the best-scored configurations.
+        n_local_steps: rounds of each local search.
+        n_neighbours: neighbours tried per round.
+        max_points: observations the GP is fitted on, at most.
+    """
+
+    name: ClassVar[str] = "gp"
+    n_startup: int = 10
+    n_random: int = 512
+    n_starts: int = 5
+    n_local_steps: int = 8
+    n_neighbours: int = 24
+    max_points: int = 300
+    _sobol: SobolSearch = field(default_factory=SobolSearch, init=False, repr=False, compare=False)
+    _cache: dict[tuple[str, tuple[tuple[str, Any], ...]], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("n_startup", "n_random", "n_starts", "n_local_steps", "n_neighbours"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_points < 10:
+            raise ValueError("max_points must be at least 10")
+
+    def check(self, space: Space) -> None:
+        """GP-BO works on every valid space."""
+
+    # --- data ------------------------------------------------------------------------
+
+    def _encode(
+        self, space: Space, features: Features, configs: Sequence[Mapping[str, Any]]
+    ) -> np.ndarray:
+        rows = []
+        with self._lock:
+            for config in configs:
+                key = (space.fingerprint, tuple(config.items()))
+                row = self._cache.get(key)
+                if row is None:
+                    row = features.encode(config)
+                    self._cache[key] = row
+                rows.append(row)
+        return np.vstack(rows) if rows else np.empty((0, features.width))
+
+    def _observations(self, history: History) -> tuple[list[FrozenTrial], np.ndarray]:
+        complete = history.completed()
+        losses = [history.loss(t) for t in complete]
+        worst = max(losses)
+        failed = [t for t in history.trials if t.state is TrialState.FAILED]
+        trials = complete + failed
+        y = np.array(losses + [worst] * len(failed), dtype=float)
+        if len(trials) > self.max_points:
+            order = np.argsort(y, kind="stable")
+            keep_best = set(order[: self.max_points // 4].tolist())
+            recent = sorted(
+                (i for i in range(len(trials)) if i not in keep_best),
+                key=lambda i: trials[i].number,
+            )[-(self.max_points - len(keep_best)) :]
+            chosen = sorted(keep_best | set(recent))
+            trials = [trials[i] for i in chosen]
+            y = y[chosen]
+        return trials, y
+
+    # --- proposing -------------------------------------------------------------------
+
+    def propose(
+        self, space: Space, history: History, rng: np.random.Generator, n: int = 1
+    ) -> list[Proposal]:
+        completed = history.completed()
+        if len(completed) < self.n_startup or not space.dimensions:
+            return [
+                Proposal(p.config, f"GP startup: {p.reason}")
+                for p in self._sobol.propose(space, history, rng, n)
+            ]
+        features = Features.of(space)
+        trials, y = self._observations(history)
+        y_t = robust_standardize(y)
+        x = self._encode(space, features, [t.config for t in trials])
+        gp = fit_gp(x, y_t, len(features.numeric))
+        running = history.running()
+        if running:
+            xp = self._encode(space, features, [t.config for t in running])
+            gp = gp.condition_on(xp, gp.predict(xp)[0])
+        best = float(np.min(y_t))
+        taken = {tuple(t.config.items()) for t in history.trials}
+        out = []
+        for _ in range(n):
+            config, score = self._maximize(space, features, gp, best, trials, y_t, taken, rng)
+            out.append(Proposal(config, f"GP logEI={score:.3g}"))
+            taken.add(tuple(config.items()))
+            xc = features.encode(config)[None, :]
+            gp = gp.condition_on(xc, gp.predict(xc)[0])
+        return out
+
+    def _maximize(
+        self,
+        space: Space,
+        features: Features,
+        gp: GaussianProcess,
+        best: float,
+        trials: list[FrozenTrial],
+        y_t: np.ndarray,
+        taken: set[tuple[tuple[str, Any], ...]],
+        rng: np.random.Generator,
+    ) -> tuple[dict[str, Any], float]:
+        def score(configs: list[dict[str, Any]]) -> np.ndarray:
+            mean, var = gp.predict(features.encode_all(configs))
+            values = log_ei(mean, var, best)
+            for i, c in enumerate(configs):
+                if tuple(c.items()) in taken:
+                    values[i] = -np.inf
+            return values
+
+        candidates = [space.sample(rng) for _ in range(self.n_random)]
+        for i in np.argsort(y_t, kind="stable")[:5]:
+            incumbent = dict(trials[int(i)].config)
+            candidates.extend(self._neighbour(space, incumbent, rng, 0.1) for _ in range(16))
+        scores = score(candidates)
+        order = np.argsort(-scores, kind="stable")
+        best_config, best_score = candidates[int(order[0])], float(scores[order[0]])
+        for start in order[: self.n_starts]:
+            current, current_score = candidates[int(start)], float(scores[start])
+            step = 0.2
+            for _ in range(self.n_local_steps):
+                moves = [
+                    self._neighbour(space, current, rng, step) for _ in range(self.n_neighbours)
+                ]
+                move_scores = score(moves)
+                j = int(np.argmax(move_scores))
+                if move_scores[j] > current_score:
+                    current, current_score = moves[j], float(move_scores[j])
+                else:
+                    step *= 0.5
+            if current_score > best_score:
+                best_config, best_score = current, current_score
+        if not math.isfinite(best_score):  # everything scored is already taken
+            return space.sample(rng), best_score
+        return space.canonical(best_config), best_score
+
+    @staticmethod
+    def _neighbour(
+        space: Space, config: dict[str, Any], rng: np.random.Generator, step: float
+    ) -> dict[str, Any]:
+        active = [p for p in space.dimensions if p.name in config]
+        if not active:
+            return space.sample(rng)
+        for _ in range(10):
+            values = dict(config)
+            if rng.random() < 0.5:
+                chosen = active  # a small step in every numeric direction
+                switch_discrete = False
+            else:
+                k = min(len(active), 1 + int(rng.binomial(2, 0.3)))
+                chosen = [active[int(i)] for i in rng.choice(len(active), size=k, replace=False)]
+                switch_discrete = True
+            for param in chosen:
+                domain = param.domain
+                old = values[param.name]
+                if isinstance(domain, Categorical) and not isinstance(domain, Ordinal):
+                    if switch_discrete and len(domain.choices) > 1:
+                        others = [c for c in domain.choices if c != old]
+                        values[param.name] = others[int(rng.integers(len(others)))]
+                    continue
+                u = domain.to_unit(old) + float(rng.normal(0.0, step))
+                new = domain.from_unit(min(max(u, 0.0), 1.0 - 1e-12))
+                if switch_discrete and new == old and domain.cardinality() is not None:
+                    values_list = domain.values()
+                    i = values_list.index(old) if old in values_list else 0
+                    i = min(max(i + (1 if rng.random() < 0.5 else -1), 0), len(values_list) - 1)
+                    new = values_list[i]
+                values[param.name] = new
+            candidate = space.complete(values, rng)
+            if space.is_feasible(candidate):
+                return candidate
+        return dict(config)

@@ -1,0 +1,104 @@
+"""GP-BO: conformance, the model's pieces, and behaviour on small problems."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hypertrail import Categorical, Float, Int, Space, Study
+from hypertrail.optimizers.base import Optimizer
+from hypertrail.optimizers.gp import GPOptimizer
+from hypertrail.optimizers.gp.acquisition import log_ei
+from hypertrail.optimizers.gp.model import fit_gp
+from hypertrail.optimizers.gp.optimizer import robust_standardize
+from hypertrail.testing import OptimizerConformance
+
+
+class TestGPOptimizer(OptimizerConformance):
+    history_sizes = (0, 7, 20)
+
+    def make_optimizer(self) -> Optimizer:
+        return GPOptimizer(n_startup=5, n_random=64, n_starts=2, n_local_steps=3, n_neighbours=8)
+
+
+def test_log_ei_matches_ei_where_ei_is_representable() -> None:
+    from scipy.stats import norm
+
+    mean = np.array([0.0, 0.5, 2.0, 5.0])
+    var = np.array([1.0, 0.25, 0.5, 0.1])
+    best = 0.2
+    sigma = np.sqrt(var)
+    z = (best - mean) / sigma
+    ei = sigma * (norm.pdf(z) + z * norm.cdf(z))
+    np.testing.assert_allclose(log_ei(mean, var, best), np.log(ei), rtol=1e-6)
+
+
+def test_log_ei_is_finite_and_monotone_far_from_the_incumbent() -> None:
+    mean = np.array([10.0, 100.0, 1e4, 1e8])
+    values = log_ei(mean, np.full(4, 1e-2), 0.0)
+    assert np.all(np.isfinite(values))
+    assert np.all(np.diff(values) < 0)
+
+
+def test_gp_interpolates_and_is_uncertain_away_from_data() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 2))
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2
+    y = (y - y.mean()) / y.std()
+    gp = fit_gp(x, y, n_numeric=2)
+    mean, var = gp.predict(x)
+    assert np.max(np.abs(mean - y)) < 0.1
+    _, far_var = gp.predict(np.array([[3.0, 3.0]]))
+    assert far_var[0] > 10 * np.max(var)
+
+
+def test_gp_learns_that_an_irrelevant_dimension_is_irrelevant() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 3))
+    y = np.cos(5 * x[:, 0])
+    y = (y - y.mean()) / y.std()
+    gp = fit_gp(x, y, n_numeric=3)
+    assert gp.log_l[1] > gp.log_l[0] + 1.0 and gp.log_l[2] > gp.log_l[0] + 1.0
+
+
+def test_robust_standardize_tames_outliers() -> None:
+    y = np.array([1.0, 1.1, 0.9, 1.05, 1e9])
+    z = robust_standardize(y)
+    assert np.argmax(z) == 4 and np.argsort(z).tolist() == np.argsort(y).tolist()
+    assert z[4] < 3  # the outlier does not squash everything else to one value
+    assert np.std(z[:4]) > 0.2
+
+
+def test_gp_beats_random_on_a_mixed_function() -> None:
+    space = Space(
+        {
+            "x": Float(-5.0, 10.0),
+            "y": Float(0.0, 15.0),
+            "k": Categorical(["a", "b", "c"]),
+            "n": Int(0, 10),
+        }
+    )
+
+    def branin(t: object) -> float:
+        c = t.config  # type: ignore[attr-defined]
+        x, y = c["x"], c["y"]
+        b, cc, tt = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+        value = (y - b * x**2 + cc * x - 6) ** 2 + 10 * (1 - tt) * math.cos(x) + 10
+        return float(value + (0.0 if c["k"] == "a" else 1.0) + 0.1 * abs(c["n"] - 3))
+
+    def mean_regret(optimizer: str) -> float:
+        values = []
+        for seed in range(4):
+            study = Study.create("b", space, optimizer=optimizer, seed=seed)
+            study.optimize(branin, n_trials=40)
+            values.append(study.best.value - 0.397887)
+        return float(np.mean(values))
+
+    assert mean_regret("gp") < 0.5 * mean_regret("random")
+
+
+def test_gp_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_points"):
+        GPOptimizer(max_points=3)
