@@ -20,15 +20,15 @@ across all dimensions); ``False`` uses a product of per-dimension densities.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from hypertrail.optimizers._encoding import EncodingCache
 from hypertrail.optimizers.base import Proposal
 from hypertrail.space.params import Categorical, Ordinal
-from hypertrail.trial import TrialState
+from hypertrail.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from hypertrail.history import History
@@ -95,40 +95,57 @@ class _Density:
     layout: _Layout
     prior_weight: float
 
+    def __post_init__(self) -> None:
+        cat = self.layout.categorical
+        self._num = self.rows[:, ~cat]
+        self._cat = self.rows[:, cat]
+        self._sigma_num = self.sigma[~cat]
+        self._k = self.layout.sizes[cat]
+        # Per observation and numeric dimension: log of the kernel's normalizer
+        # (Gaussian constant and the mass it keeps inside [0, 1]).
+        self._log_norm = np.log(self._sigma_num * math.sqrt(2 * math.pi)) + _log_norm_cdf_interval(
+            np.nan_to_num(self._num), self._sigma_num
+        )
+
+    def _factors(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per point, observation and dimension: log kernel factor (m, n, d_num), (m, n, d_cat).
+
+        A factor is 0 where the point lacks the dimension; where only the
+        observation lacks it, the factor is the uniform prior's log density
+        (0 for numeric dimensions on [0, 1], -log k for a categorical).
+        """
+        cat = self.layout.categorical
+        xn = points[:, ~cat][:, None, :]
+        z = (xn - self._num[None, :, :]) / self._sigma_num
+        # NaN exactly where the point or the observation lacks the dimension: both 0.
+        num = np.nan_to_num(-0.5 * z * z - self._log_norm[None, :, :], nan=0.0)
+        xc = points[:, cat][:, None, :]
+        oc = self._cat[None, :, :]
+        lam = _CAT_SMOOTHING
+        k = self._k
+        with np.errstate(invalid="ignore"):
+            log_cat = np.where(xc == oc, np.log(1 - lam + lam / k), np.log(lam / k))
+        log_cat = np.where(np.isnan(oc), -np.log(k), log_cat)
+        log_cat = np.where(np.isnan(xc), 0.0, log_cat)
+        return num, log_cat
+
     def log_pdf(self, points: np.ndarray, joint: bool) -> np.ndarray:
         """log density of each point (m, d); inactive dims of a point are skipped."""
-        layout = self.layout
-        cat = layout.categorical
-        k = layout.sizes
-        x = points[:, None, :]  # (m, 1, d)
-        o = self.rows[None, :, :]  # (1, n, d)
-        x_active = ~np.isnan(x)
-        o_active = ~np.isnan(o)
-        log_prior = np.where(cat, -np.log(k), 0.0)  # uniform density per dimension
-        with np.errstate(invalid="ignore"):
-            # numeric: truncated normal on [0, 1]
-            z = (x - o) / self.sigma
-            log_norm = (
-                -0.5 * z * z
-                - np.log(self.sigma * math.sqrt(2 * math.pi))
-                - _log_norm_cdf_interval(np.nan_to_num(o), self.sigma)
-            )
-            lam = _CAT_SMOOTHING
-            same = np.isclose(x, o)
-            log_cat = np.where(same, np.log(1 - lam + lam / k), np.log(lam / k))
-        factor = np.where(cat, log_cat, log_norm)
-        factor = np.where(o_active, factor, log_prior)  # observation silent: prior
-        factor = np.where(x_active, factor, 0.0)  # dimension absent from the point
+        cat = self.layout.categorical
+        num, log_cat = self._factors(points)
         n = self.rows.shape[0]
-        prior_point = np.where(x_active[:, 0, :], log_prior, 0.0)  # (m, d)
-        log_w = math.log(1.0 / (n + self.prior_weight))
-        log_wp = math.log(self.prior_weight / (n + self.prior_weight))
+        x_active = ~np.isnan(points)
+        log_prior = np.where(cat, -np.log(self.layout.sizes), 0.0)
+        prior_point = np.where(x_active, log_prior, 0.0)  # (m, d)
         if joint:
-            comp = factor.sum(axis=2) + log_w  # (m, n)
-            prior = prior_point.sum(axis=1) + log_wp  # (m,)
-            both = np.concatenate([comp, prior[:, None]], axis=1)
-            return _logsumexp(both, axis=1)
+            comp = num.sum(axis=2) + log_cat.sum(axis=2) + math.log(1.0 / (n + self.prior_weight))
+            prior = prior_point.sum(axis=1) + math.log(self.prior_weight / (n + self.prior_weight))
+            return _logsumexp(np.concatenate([comp, prior[:, None]], axis=1), axis=1)
         # Product of per-dimension mixtures; each uses the observations active there.
+        factor = np.empty((points.shape[0], n, len(cat)))
+        factor[:, :, ~cat] = num
+        factor[:, :, cat] = log_cat
+        o_active = ~np.isnan(self.rows)[None, :, :]
         counts = o_active.sum(axis=1)[0]  # (d,)
         masked = np.where(o_active, factor, _LOG_EPS * 4)
         denom = np.log(counts + self.prior_weight)
@@ -136,7 +153,7 @@ class _Density:
             _logsumexp(masked, axis=1) - denom,
             prior_point + np.log(self.prior_weight) - denom,
         )
-        total: np.ndarray = np.where(x_active[:, 0, :], per_dim, 0.0).sum(axis=1)
+        total: np.ndarray = np.where(x_active, per_dim, 0.0).sum(axis=1)
         return total
 
 
@@ -169,11 +186,8 @@ class TPE:
     multivariate: bool = True
     prior_weight: float = 1.0
     constant_liar: bool = True
-    _cache: dict[tuple[str, tuple[tuple[str, Any], ...]], np.ndarray] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
+    _cache: EncodingCache = field(
+        default_factory=EncodingCache, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -189,23 +203,10 @@ class TPE:
 
     # --- data ------------------------------------------------------------------------
 
-    def _rows(self, space: Space, layout: _Layout, trials: list[Any]) -> np.ndarray:
-        if not trials:
-            return np.empty((0, len(layout.params)))
-        rows = []
-        with self._lock:
-            for trial in trials:
-                # Encodings are memoized by the config itself (exact, and safe when
-                # one optimizer instance serves several studies).
-                key = (space.fingerprint, tuple(trial.config.items()))
-                row = self._cache.get(key)
-                if row is None:
-                    row = layout.encode(trial.config)
-                    self._cache[key] = row
-                rows.append(row)
-        return np.vstack(rows)
+    def _rows(self, space: Space, layout: _Layout, trials: list[FrozenTrial]) -> np.ndarray:
+        return self._cache.rows(space.fingerprint, trials, layout.encode, len(layout.params))
 
-    def _split(self, history: History) -> tuple[list[Any], list[Any]]:
+    def _split(self, history: History) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
         complete = sorted(history.completed(), key=lambda t: (history.loss(t), t.number))
         n_good = min(math.ceil(self.gamma * len(complete)), self.max_good)
         n_good = max(n_good, 1)

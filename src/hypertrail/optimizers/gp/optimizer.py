@@ -21,13 +21,13 @@ One proposal:
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from hypertrail.optimizers._encoding import EncodingCache
 from hypertrail.optimizers.base import Proposal
 from hypertrail.optimizers.gp.acquisition import log_ei
 from hypertrail.optimizers.gp.features import Features
@@ -61,6 +61,19 @@ def robust_standardize(y: np.ndarray) -> np.ndarray:
     return out
 
 
+_CONTROLLER: Any = None
+
+
+def _single_threaded_blas() -> Any:
+    """A context limiting BLAS to one thread (the controller is built once)."""
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 @dataclass(frozen=True)
 class GPOptimizer:
     """Gaussian-process Bayesian optimization with log expected improvement.
@@ -82,11 +95,8 @@ class GPOptimizer:
     n_neighbours: int = 24
     max_points: int = 300
     _sobol: SobolSearch = field(default_factory=SobolSearch, init=False, repr=False, compare=False)
-    _cache: dict[tuple[str, tuple[tuple[str, Any], ...]], np.ndarray] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
+    _cache: EncodingCache = field(
+        default_factory=EncodingCache, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -102,18 +112,9 @@ class GPOptimizer:
     # --- data ------------------------------------------------------------------------
 
     def _encode(
-        self, space: Space, features: Features, configs: Sequence[Mapping[str, Any]]
+        self, space: Space, features: Features, trials: Sequence[FrozenTrial]
     ) -> np.ndarray:
-        rows = []
-        with self._lock:
-            for config in configs:
-                key = (space.fingerprint, tuple(config.items()))
-                row = self._cache.get(key)
-                if row is None:
-                    row = features.encode(config)
-                    self._cache[key] = row
-                rows.append(row)
-        return np.vstack(rows) if rows else np.empty((0, features.width))
+        return self._cache.rows(space.fingerprint, trials, features.encode, features.width)
 
     def _observations(self, history: History) -> tuple[list[FrozenTrial], np.ndarray]:
         complete = history.completed()
@@ -145,14 +146,22 @@ class GPOptimizer:
                 Proposal(p.config, f"GP startup: {p.reason}")
                 for p in self._sobol.propose(space, history, rng, n)
             ]
+        # The matrices are small (a few hundred rows): BLAS threads only add
+        # synchronization, and on a busy machine their spinning costs 10-100x.
+        with _single_threaded_blas():
+            return self._propose_with_model(space, history, rng, n)
+
+    def _propose_with_model(
+        self, space: Space, history: History, rng: np.random.Generator, n: int
+    ) -> list[Proposal]:
         features = Features.of(space)
         trials, y = self._observations(history)
         y_t = robust_standardize(y)
-        x = self._encode(space, features, [t.config for t in trials])
+        x = self._encode(space, features, trials)
         gp = fit_gp(x, y_t, len(features.numeric))
         running = history.running()
         if running:
-            xp = self._encode(space, features, [t.config for t in running])
+            xp = self._encode(space, features, running)
             gp = gp.condition_on(xp, gp.predict(xp)[0])
         best = float(np.min(y_t))
         taken = {tuple(t.config.items()) for t in history.trials}
