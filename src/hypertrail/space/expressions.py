@@ -195,6 +195,9 @@ class _Name(_Node):
         return self.name
 
 
+_MAX_INT_BITS = 4096  # larger exact integers have no use in a condition or constraint
+
+
 def _arith(op: str, a: Any, b: Any) -> Any:
     if a is MISSING or b is MISSING:
         return MISSING
@@ -215,6 +218,16 @@ def _arith(op: str, a: Any, b: Any) -> Any:
             return a // b
         if op == "%":
             return a % b
+        if (
+            isinstance(a, int)
+            and isinstance(b, int)
+            and abs(a) > 1
+            and b > 0
+            and (abs(a).bit_length() - 1) * b > _MAX_INT_BITS
+        ):
+            # Exact integer powers have no overflow: 2 ** 10 ** 10 would run for
+            # minutes and eat gigabytes inside validation. Refuse it like a float would.
+            raise OverflowError
         return a**b
     except ZeroDivisionError as exc:
         raise ExpressionError(f"division by zero in {a!r} {op} {b!r}") from exc
@@ -267,17 +280,30 @@ class _Negate(_Node):
         return [-v for v in self.operand.literals() if isinstance(v, int | float)]
 
 
+def _equal(a: Any, b: Any) -> bool:
+    """``a == b``, except that booleans never equal numbers (Python says True == 1).
+
+    Domains keep ``true`` and ``1`` apart (``choices: [1, true]`` has two values), so
+    ``x == 1`` must not hold when ``x`` is ``true``.
+    """
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def _compare(op: str, a: Any, b: Any) -> Any:
     if a is MISSING or b is MISSING:
         return MISSING
     if op == "==":
-        return a == b
+        return _equal(a, b)
     if op == "!=":
-        return a != b
+        return not _equal(a, b)
     if op in ("in", "not in"):
         if not isinstance(b, list):
             raise ExpressionError(f"'{op}' needs a list on its right, got {b!r}")
-        return (a in b) == (op == "in")
+        return any(_equal(a, item) for item in b) == (op == "in")
     numeric = isinstance(a, int | float) and isinstance(b, int | float)
     if not numeric and not (isinstance(a, str) and isinstance(b, str)):
         raise ExpressionError(f"cannot order {a!r} and {b!r} with '{op}'")
@@ -563,7 +589,10 @@ class _Parser:
             self.take()
             text = token.text
             is_float = any(c in text for c in ".eE")
-            return _Const(float(text) if is_float else int(text))
+            try:
+                return _Const(float(text) if is_float else int(text))
+            except ValueError as exc:  # more digits than Python converts (4300)
+                raise self.fail(f"number too long ({len(text)} digits)", token) from exc
         if token.kind == "string":
             self.take()
             body = token.text[1:-1]

@@ -130,11 +130,30 @@ class Domain:
         return out
 
 
+def _normal(value: Any, kind: type[int] | type[float]) -> Any:
+    """``value`` as ``kind`` when it is exactly such a number (4.0 -> 4 for an int),
+    else unchanged, so that equal declarations serialize, and hash, alike."""
+    if not _is_number(value) or (kind is int and not float(value).is_integer()):
+        return value
+    return kind(value)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _range_problems(low: Any, high: Any, log: Any, step: Any, integer: bool) -> list[Problem]:
     out: list[Problem] = []
     for key, value in (("low", low), ("high", high)):
         if not _is_number(value):
-            out.append((key, f"must be a finite number, got {value!r}"))
+            hint = ""
+            if isinstance(value, str) and _looks_numeric(value):
+                hint = f" (YAML reads {value} as text; write it with a dot, e.g. 1.0e-5)"
+            out.append((key, f"must be a finite number, got {value!r}{hint}"))
         elif integer and not float(value).is_integer():
             out.append((key, f"must be an integer, got {value!r}"))
     if not isinstance(log, bool):
@@ -247,11 +266,17 @@ class Float(Domain):
         return self.default if self.default is not None else self.from_unit(0.5)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high, "log": self.log}
+        # ``low: 0`` and ``low: 0.0`` declare the same float: one form for fingerprints.
+        out: dict[str, Any] = {
+            "type": "float",
+            "low": _normal(self.low, float),
+            "high": _normal(self.high, float),
+            "log": self.log,
+        }
         if self.step is not None:
-            out["step"] = self.step
+            out["step"] = _normal(self.step, float)
         if self.default is not None:
-            out["default"] = self.default
+            out["default"] = _normal(self.default, float)
         if self.when is not None:
             out["when"] = self.when
         return out
@@ -317,11 +342,16 @@ class Int(Domain):
         return self.from_unit(0.5)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high, "log": self.log}
+        out: dict[str, Any] = {
+            "type": "int",
+            "low": _normal(self.low, int),
+            "high": _normal(self.high, int),
+            "log": self.log,
+        }
         if self.step is not None:
-            out["step"] = self.step
+            out["step"] = _normal(self.step, int)
         if self.default is not None:
-            out["default"] = self.default
+            out["default"] = _normal(self.default, int)
         if self.when is not None:
             out["when"] = self.when
         return out

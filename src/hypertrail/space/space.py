@@ -229,18 +229,23 @@ class Space:
 
     def _check_names(self, issues: list[Issue]) -> None:
         known = list(self._by_name)
+        # An unknown count is reported once at the block's ``count``; every copy of its
+        # item carries it in its condition, which must not add one issue per copy.
+        unknown_counts = {count for _, _, count in self._blocks if count not in self._by_name}
+        seen: set[tuple[str, str]] = set()
         for param in self._by_name.values():
             if param.condition is None:
                 continue
             for ref in sorted(param.condition.names):
-                if ref not in self._by_name:
-                    issues.append(
-                        Issue(
-                            _when_path(param),
-                            f"condition names unknown parameter {_display(ref)!r}"
-                            + _suggest(_display(ref), known),
-                        )
+                if ref not in self._by_name and ref not in unknown_counts:
+                    issue = Issue(
+                        _when_path(param),
+                        f"condition names unknown parameter {_display(ref)!r}"
+                        + _suggest(_display(ref), known),
                     )
+                    if (issue.path, issue.message) not in seen:  # once, not once per copy
+                        seen.add((issue.path, issue.message))
+                        issues.append(issue)
         for constraint in self.constraints:
             for ref in sorted(constraint.expression.names):
                 if ref not in self._by_name:
@@ -250,7 +255,11 @@ class Space:
                             f"constraint names unknown parameter {ref!r}" + _suggest(ref, known),
                         )
                     )
+        checked: set[str] = set()
         for key, block, count in self._blocks:
+            if key in checked:  # a block inside a block is expanded once per outer copy
+                continue
+            checked.add(key)
             target = self._by_name.get(count)
             if target is None:
                 issues.append(
@@ -287,15 +296,18 @@ class Space:
         state: dict[str, int] = {}  # 1 = visiting, 2 = done
         ordered: list[Param] = []
         reported: set[frozenset[str]] = set()
+        reported_paths: set[str] = set()
 
         def visit(name: str, trail: list[str]) -> None:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
                 cycle = [*trail[trail.index(name) :], name]
-                if frozenset(cycle) not in reported:
+                param = self._by_name[name]
+                # Copies of a block item share a declaration: one issue, not one per copy.
+                if frozenset(cycle) not in reported and _when_path(param) not in reported_paths:
                     reported.add(frozenset(cycle))
-                    param = self._by_name[name]
+                    reported_paths.add(_when_path(param))
                     issues.append(
                         Issue(_when_path(param), "cyclic conditions: " + " -> ".join(cycle))
                     )
@@ -318,12 +330,24 @@ class Space:
         import numpy as np
 
         rng = np.random.default_rng(0)  # a fixed seed: validation must be repeatable
+        # Copies of a block item share one declaration. A condition like "n_layers == 1"
+        # may hold in copy 0 only; that is fine. It is an error only when no copy can
+        # ever be active, and then it is reported once, with the first copy's message.
+        failures: dict[str, str] = {}
+        held: set[str] = set()
         for param in self.params:
             if param.condition is None:
                 continue
+            path = _when_path(param)
+            if path in held:
+                continue
             message = self._never_holds(param, rng)
-            if message is not None:
-                issues.append(Issue(_when_path(param), message))
+            if message is None:
+                held.add(path)
+                failures.pop(path, None)
+            else:
+                failures.setdefault(path, message)
+        issues.extend(Issue(path, message) for path, message in failures.items())
         if issues or not self.constraints:
             return
         self._check_constraints(issues, rng)
@@ -551,9 +575,14 @@ class Space:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A content hash that ignores formatting, comments and description."""
+        """A content hash that ignores formatting, comments and description.
+
+        Parameter order counts: it decides the order of draws and of unit-cube axes,
+        so two spaces with one fingerprint give the same proposals for one seed.
+        """
         data = self.to_json()
         data.pop("description", None)
+        data["params"] = _ordered(data["params"])
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -565,6 +594,16 @@ class Space:
 
     def __repr__(self) -> str:
         return f"Space({len(self.params)} params, {self.fingerprint[:19]})"
+
+
+def _ordered(params: dict[str, Any]) -> list[Any]:
+    """Declarations as ``[name, spec]`` pairs, so that sorting keys keeps their order."""
+    out: list[Any] = []
+    for name, spec in params.items():
+        if spec.get("type") == "repeat":
+            spec = {**spec, "item": _ordered(spec["item"])}
+        out.append([name, spec])
+    return out
 
 
 def _resolve(name: str, scopes: tuple[tuple[str, frozenset[str]], ...]) -> str:
