@@ -45,6 +45,10 @@ def test_sqlite_is_in_wal_mode_and_reopens(tmp_path: Path) -> None:
     log.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert SQLEventLog(f"sqlite:///{path}").settings() == {
+        "journal_mode": "WAL",
+        "synchronous": "NORMAL",
+    }
     again = open_storage(f"sqlite:///{path}")
     assert [e.data for e in again.read("s")] == [{"a": 1}]
     again.close()

@@ -264,6 +264,20 @@ class SQLEventLog:
 
         return self._retry(run)
 
+    def settings(self) -> dict[str, str]:
+        """The durability settings in force on this log's connections (SQLite only;
+        empty for other databases): ``journal_mode`` and ``synchronous``."""
+        if not self._sqlite:
+            return {}
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        with self._engine.connect() as conn:
+            journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        return {
+            "journal_mode": str(journal).upper(),
+            "synchronous": names.get(int(sync or 0), str(sync)),
+        }
+
     def close(self) -> None:
         self._engine.dispose()
 
