@@ -94,6 +94,12 @@ class Domain:
         """The declared default, or a neutral value (midpoint, first choice)."""
         raise NotImplementedError
 
+    def to_unit_many(self, values: Sequence[Any]) -> np.ndarray:
+        """:meth:`to_unit` of many values at once (vectorized where it matters)."""
+        import numpy as np
+
+        return np.array([self.to_unit(v) for v in values], dtype=float)
+
     def probe_values(self, literals: Sequence[Any], rng: np.random.Generator) -> list[Any]:
         """A handful of telling values: bounds, middle, and values near ``literals``.
 
@@ -262,6 +268,22 @@ class Float(Domain):
             return min(max((math.log(max(float(value), self.low)) - lo) / (hi - lo), 0.0), 1.0)
         return min(max((float(value) - self.low) / (self.high - self.low), 0.0), 1.0)
 
+    def to_unit_many(self, values: Sequence[Any]) -> np.ndarray:
+        import numpy as np
+
+        v = np.asarray(values, dtype=float)
+        if self.step is not None:
+            n = self._n_steps()
+            k = np.clip(np.round((v - self.low) / self.step), 0, n)
+            out: np.ndarray = (k + 0.5) / (n + 1)
+            return out
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            logs: np.ndarray = np.clip((np.log(np.maximum(v, self.low)) - lo) / (hi - lo), 0.0, 1.0)
+            return logs
+        linear: np.ndarray = np.clip((v - self.low) / (self.high - self.low), 0.0, 1.0)
+        return linear
+
     def default_value(self) -> float:
         return self.default if self.default is not None else self.from_unit(0.5)
 
@@ -336,6 +358,19 @@ class Int(Domain):
         k = (int(value) - int(self.low)) // self._step()
         return (min(max(k, 0), n - 1) + 0.5) / n
 
+    def to_unit_many(self, values: Sequence[Any]) -> np.ndarray:
+        import numpy as np
+
+        v = np.asarray(values, dtype=float)
+        if self.log:
+            lo, hi = math.log(self.low - 0.5), math.log(self.high + 0.5)
+            logs: np.ndarray = np.clip((np.log(v) - lo) / (hi - lo), 0.0, 1.0)
+            return logs
+        n = self.cardinality()
+        k = np.clip(np.floor_divide(v - int(self.low), self._step()), 0, n - 1)
+        out: np.ndarray = (k + 0.5) / n
+        return out
+
     def default_value(self) -> int:
         if self.default is not None:
             return int(self.default)
@@ -382,14 +417,13 @@ def _choice_problems(key: str, items: Any) -> list[Problem]:
     return out
 
 
-def _index_of(items: Sequence[Any], value: Any) -> int:
-    for i, item in enumerate(items):
-        if item == value and type(item) is type(value):
-            return i
-    for i, item in enumerate(items):  # 3 matches 3.0 from JSON, but never True
-        if item == value and not isinstance(value, bool) and not isinstance(item, bool):
-            return i
-    raise ValueError(f"{value!r} is not one of the values")
+def _choice_key(value: Any) -> tuple[str, Any]:
+    """A dict key under which 3 and 3.0 meet but True and 1 do not."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("num", value)
+    return (type(value).__name__, value)
 
 
 @dataclass(frozen=True)
@@ -421,7 +455,22 @@ class Categorical(Domain):
         return list(self.choices)
 
     def index(self, value: Any) -> int:
-        return _index_of(self.choices, value)
+        """Position of ``value`` among the choices (``3.0`` finds ``3``, never ``True``)."""
+        lookup = self.__dict__.get("_lookup")
+        if lookup is None:
+            # Built once: optimizers ask for indices millions of times, and a list
+            # scan is O(choices). Keys keep booleans apart from numbers.
+            lookup = {}
+            for i, item in enumerate(self.choices):
+                lookup.setdefault(_choice_key(item), i)
+            object.__setattr__(self, "_lookup", lookup)
+        try:
+            found = lookup.get(_choice_key(value))
+        except TypeError:  # unhashable: not a choice
+            found = None
+        if found is None:
+            raise ValueError(f"{value!r} is not one of the values")
+        return int(found)
 
     def contains(self, value: Any) -> bool:
         try:

@@ -458,20 +458,24 @@ class Space:
                 config[param.name] = param.domain.sample(rng)
         return config
 
-    def complete(self, values: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    def complete(
+        self, values: Mapping[str, Any], rng: np.random.Generator, *, trusted: bool = False
+    ) -> dict[str, Any]:
         """The configuration ``values`` imply: walk the parameters in order, keep the
         active ones (taking their value from ``values`` when it is in the domain,
         drawing one otherwise) and drop the inactive ones.
 
         Local moves use this: changing ``n_layers`` or a categorical can switch
         parameters on or off, and the result must still have a consistent active set.
-        Constraints are not checked (see :meth:`is_feasible`).
+        Constraints are not checked (see :meth:`is_feasible`). ``trusted`` skips the
+        domain check of given values, for callers whose values are valid by
+        construction (an optimizer's local moves; it is their hot loop).
         """
         config: dict[str, Any] = {}
         for param in self.params:
             if param.condition is None or param.condition.holds(config):
                 value = values.get(param.name, MISSING)
-                if value is MISSING or not param.domain.contains(value):
+                if value is MISSING or not (trusted or param.domain.contains(value)):
                     value = param.domain.sample(rng)
                 config[param.name] = value
         return config

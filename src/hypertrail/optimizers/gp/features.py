@@ -60,6 +60,21 @@ class Features:
         return row
 
     def encode_all(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Rows for many configurations, one numpy transform per parameter."""
+        out = np.full((len(configs), self.width), INACTIVE)
         if not configs:
-            return np.empty((0, self.width))
-        return np.vstack([self.encode(c) for c in configs])
+            return out
+        for i, param in enumerate(self.numeric):
+            name = param.name
+            rows = [r for r, c in enumerate(configs) if name in c]
+            if rows:
+                out[rows, i] = param.domain.to_unit_many([configs[r][name] for r in rows])
+        offset = len(self.numeric)
+        for j, param in enumerate(self.categorical):
+            name = param.name
+            domain = param.domain
+            assert isinstance(domain, Categorical)
+            for r, c in enumerate(configs):
+                if name in c:
+                    out[r, offset + j] = domain.index(c[name])
+        return out

@@ -251,7 +251,7 @@ class GPOptimizer:
                     i = min(max(i + (1 if rng.random() < 0.5 else -1), 0), len(values_list) - 1)
                     new = values_list[i]
                 values[param.name] = new
-            candidate = space.complete(values, rng)
+            candidate = space.complete(values, rng, trusted=True)
             if space.is_feasible(candidate):
                 return candidate
         return dict(config)
