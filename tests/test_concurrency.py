@@ -26,7 +26,7 @@ WORKER = textwrap.dedent(
 def test_four_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     space = Space({"x": Float(0.0, 1.0), "k": Int(1, 5)})
-    Study.create("shared", space, storage=url, seed=3).close()
+    Study.create("shared", space, storage=url, seed=3, optimizer="random").close()
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     total = 400

@@ -29,7 +29,9 @@ WRITER = textwrap.dedent(
 
 def test_acknowledged_trials_survive_kill_9(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
-    Study.create("d", Space({"x": Float(0.0, 1.0)}), storage=url, seed=1).close()
+    Study.create(
+        "d", Space({"x": Float(0.0, 1.0)}), storage=url, seed=1, optimizer="random"
+    ).close()
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

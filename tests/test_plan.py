@@ -25,7 +25,7 @@ def test_inline_space_and_defaults(tmp_path: Path) -> None:
     )
     assert plan.storage == f"sqlite:///{tmp_path / 'my-study.db'}"
     assert plan.budget.trials == 5 and plan.budget.wall_time == 600.0
-    assert plan.optimizer == {"name": "random"} and plan.seed == 0 and plan.workers == 1
+    assert plan.optimizer == {"name": "gp"} and plan.seed == 0 and plan.workers == 1
 
 
 def test_relative_sqlite_storage_is_beside_the_plan(tmp_path: Path) -> None:

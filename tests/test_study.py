@@ -36,7 +36,9 @@ def space() -> Space:
 
 
 def test_create_ask_tell_and_load(space: Space, sqlite_url: str) -> None:
-    study = Study.create("s", space, metrics={"loss": "minimize"}, storage=sqlite_url, seed=5)
+    study = Study.create(
+        "s", space, metrics={"loss": "minimize"}, storage=sqlite_url, seed=5, optimizer="random"
+    )
     trial = study.ask()
     assert trial.number == 0 and set(trial.config) <= {"x", "kind", "n"}
     frozen = study.tell(trial, {"loss": 0.5, "note": "extra"})
@@ -51,7 +53,7 @@ def test_create_ask_tell_and_load(space: Space, sqlite_url: str) -> None:
 
 
 def test_tell_twice_is_refused(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     trial = study.ask()
     study.tell(trial, 1.0)
     with pytest.raises(TrialStateError, match="already ended"):
@@ -61,7 +63,7 @@ def test_tell_twice_is_refused(space: Space) -> None:
 
 
 def test_tell_by_another_process_wins_once(space: Space, sqlite_url: str) -> None:
-    one = Study.create("s", space, storage=sqlite_url)
+    one = Study.create("s", space, storage=sqlite_url, optimizer="random")
     two = Study.load("s", sqlite_url)
     trial = one.ask()
     two.tell(trial.number, 1.0)
@@ -71,7 +73,7 @@ def test_tell_by_another_process_wins_once(space: Space, sqlite_url: str) -> Non
 
 
 def test_nan_is_a_failure_and_wrong_shape_is_an_error(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     failed = study.tell(study.ask(), math.nan)
     assert failed.state is TrialState.FAILED and "not finite" in (failed.error or "")
     trial = study.ask()
@@ -82,23 +84,25 @@ def test_nan_is_a_failure_and_wrong_shape_is_an_error(space: Space) -> None:
 
 def test_best_without_complete_trials(space: Space) -> None:
     with pytest.raises(StudyError, match="no complete trial"):
-        _ = Study.create("s", space).best
+        _ = Study.create("s", space, optimizer="random").best
 
 
 def test_maximize(space: Space) -> None:
-    study = Study.create("s", space, metrics={"acc": "maximize"}, seed=2)
+    study = Study.create("s", space, metrics={"acc": "maximize"}, seed=2, optimizer="random")
     study.optimize(lambda t: t.config["x"], n_trials=30)
     assert study.best.value == max(t.value for t in study.trials if t.value is not None)
 
 
 def test_multi_metric_values(space: Space) -> None:
-    study = Study.create("s", space, metrics={"err": "minimize", "latency": "minimize"})
+    study = Study.create(
+        "s", space, metrics={"err": "minimize", "latency": "minimize"}, optimizer="random"
+    )
     study.optimize(lambda t: (t.config["x"], 1.0 - t.config["x"]), n_trials=5)
     assert all(set(t.values or {}) == {"err", "latency"} for t in study.trials)
 
 
 def test_failures_are_recorded_and_the_study_goes_on(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     study.optimize(_objectives.raises_on_odd, n_trials=6)
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAILED] * 3
@@ -108,14 +112,14 @@ def test_failures_are_recorded_and_the_study_goes_on(space: Space) -> None:
 
 
 def test_wrong_shape_from_objective_fails_the_trial(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     study.optimize(_objectives.wrong_shape, n_trials=2)
     assert all(t.state is TrialState.FAILED for t in study.trials)
     assert "expected a number" in (study.trials[0].error or "")
 
 
 def test_budget_continues_up_to_max_trials(space: Space, sqlite_url: str) -> None:
-    study = Study.create("s", space, storage=sqlite_url, seed=1)
+    study = Study.create("s", space, storage=sqlite_url, seed=1, optimizer="random")
     study.optimize(_objectives.quadratic, max_trials=4)
     assert len(study.trials) == 4
     study.optimize(_objectives.quadratic, max_trials=4)
@@ -126,7 +130,7 @@ def test_budget_continues_up_to_max_trials(space: Space, sqlite_url: str) -> Non
 
 def test_unbounded_optimize_is_refused(space: Space) -> None:
     with pytest.raises(StudyError, match="never ends"):
-        Study.create("s", space).optimize(_objectives.quadratic)
+        Study.create("s", space, optimizer="random").optimize(_objectives.quadratic)
 
 
 def test_same_seed_same_configurations(space: Space, tmp_path: Path) -> None:
@@ -145,9 +149,9 @@ def test_same_seed_same_configurations(space: Space, tmp_path: Path) -> None:
 
 
 def test_trial_seed_and_rng_are_derived_from_study_seed(space: Space) -> None:
-    one = Study.create("s", space, seed=3)
-    two = Study.create("s", space, seed=3)
-    other = Study.create("s", space, seed=4)
+    one = Study.create("s", space, seed=3, optimizer="random")
+    two = Study.create("s", space, seed=3, optimizer="random")
+    other = Study.create("s", space, seed=4, optimizer="random")
     for study in (one, two, other):
         study.optimize(_objectives.seeded, n_trials=3)
     extras = [[t.extras["seed"] for t in s.trials] for s in (one, two, other)]
@@ -157,36 +161,42 @@ def test_trial_seed_and_rng_are_derived_from_study_seed(space: Space) -> None:
 
 
 def test_load_if_exists_checks_the_study_is_the_same(space: Space, sqlite_url: str) -> None:
-    Study.create("s", space, storage=sqlite_url, seed=1).close()
+    Study.create("s", space, storage=sqlite_url, seed=1, optimizer="random").close()
     with pytest.raises(StudyError, match="already exists"):
-        Study.create("s", space, storage=sqlite_url, seed=1)
-    Study.create("s", space, storage=sqlite_url, seed=1, load_if_exists=True).close()
+        Study.create("s", space, storage=sqlite_url, seed=1, optimizer="random")
+    Study.create(
+        "s", space, storage=sqlite_url, seed=1, load_if_exists=True, optimizer="random"
+    ).close()
     with pytest.raises(StudyError, match="different seed"):
-        Study.create("s", space, storage=sqlite_url, seed=2, load_if_exists=True)
+        Study.create(
+            "s", space, storage=sqlite_url, seed=2, load_if_exists=True, optimizer="random"
+        )
     other = Space({"x": Float(0.0, 2.0)})
     with pytest.raises(StudyError, match="different space"):
-        Study.create("s", other, storage=sqlite_url, seed=1, load_if_exists=True)
+        Study.create(
+            "s", other, storage=sqlite_url, seed=1, load_if_exists=True, optimizer="random"
+        )
 
 
 def test_load_unknown_study_lists_the_known_ones(space: Space, sqlite_url: str) -> None:
-    Study.create("known", space, storage=sqlite_url).close()
+    Study.create("known", space, storage=sqlite_url, optimizer="random").close()
     with pytest.raises(StudyError, match="studies there: known"):
         Study.load("unknown", sqlite_url)
 
 
 def test_bad_arguments(space: Space) -> None:
     with pytest.raises(StudyError, match="seed"):
-        Study.create("s", space, seed=-1)
+        Study.create("s", space, seed=-1, optimizer="random")
     with pytest.raises(StudyError, match="goal"):
-        Study.create("s", space, metrics={"a": "minimise"})
+        Study.create("s", space, metrics={"a": "minimise"}, optimizer="random")
     with pytest.raises(StudyError, match="name"):
-        Study.create("", space)
+        Study.create("", space, optimizer="random")
     with pytest.raises(Exception, match=r"unknown optimizer 'sobl'.*did you mean 'sobol'"):
         Study.create("s", space, optimizer="sobl")
 
 
 def test_every_ask_records_cursor_and_rng_key(space: Space, sqlite_url: str) -> None:
-    study = Study.create("s", space, storage=sqlite_url, seed=9)
+    study = Study.create("s", space, storage=sqlite_url, seed=9, optimizer="random")
     study.optimize(_objectives.quadratic, n_trials=5)
     log = open_storage(sqlite_url)
     asks = [e for e in log.read("s") if e.kind == TRIAL_ASKED]
@@ -209,7 +219,7 @@ def test_recorded_proposals_replay_exactly(optimizer: str, sqlite_url: str) -> N
 
 
 def test_config_keeps_space_order(space: Space, sqlite_url: str) -> None:
-    study = Study.create("s", space, storage=sqlite_url, seed=0)
+    study = Study.create("s", space, storage=sqlite_url, seed=0, optimizer="random")
     study.optimize(_objectives.noop, n_trials=10)
     again = Study.load("s", sqlite_url)
     for trial in again.trials:
@@ -217,7 +227,7 @@ def test_config_keeps_space_order(space: Space, sqlite_url: str) -> None:
 
 
 def test_wall_time_stops_asking(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     study.optimize(_objectives.short_sleep, wall_time=0.3)
     trials = study.trials
     assert 1 <= len(trials) < 100
@@ -225,7 +235,7 @@ def test_wall_time_stops_asking(space: Space) -> None:
 
 
 def test_interrupt_fails_the_running_trial_and_propagates(space: Space, sqlite_url: str) -> None:
-    study = Study.create("s", space, storage=sqlite_url)
+    study = Study.create("s", space, storage=sqlite_url, optimizer="random")
     with pytest.raises(KeyboardInterrupt):
         study.optimize(_objectives.interrupts_at_three, n_trials=10)
     trials = Study.load("s", sqlite_url).trials

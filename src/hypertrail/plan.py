@@ -208,7 +208,7 @@ class _Builder:
         metrics = self._metrics(data.get("metrics")) if "metrics" in data else ()
         budget = self._budget(data.get("budget")) if "budget" in data else Budget()
         objective = self._objective(data.get("objective"), space) if "objective" in data else None
-        optimizer = self._optimizer(data.get("optimizer", "random"), space)
+        optimizer = self._optimizer(data.get("optimizer", "gp"), space)
         workers = data.get("workers", 1)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             self.issue("workers", f"must be a positive integer, got {workers!r}")

@@ -21,7 +21,7 @@ def space() -> Space:
 def test_two_workers_run_trials_in_other_processes(space: Space, sqlite_url: str) -> None:
     import os
 
-    study = Study.create("s", space, storage=sqlite_url, seed=2)
+    study = Study.create("s", space, storage=sqlite_url, seed=2, optimizer="random")
     study.optimize(_objectives.seeded, n_trials=6, workers=2)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
@@ -30,16 +30,16 @@ def test_two_workers_run_trials_in_other_processes(space: Space, sqlite_url: str
 
 
 def test_worker_results_equal_in_process_results(space: Space) -> None:
-    sequential = Study.create("s", space, seed=8)
+    sequential = Study.create("s", space, seed=8, optimizer="random")
     sequential.optimize(_objectives.seeded, n_trials=4)
-    parallel = Study.create("s", space, seed=8)
+    parallel = Study.create("s", space, seed=8, optimizer="random")
     parallel.optimize(_objectives.seeded, n_trials=4, workers=2)
     by_number = {t.number: (t.config, t.value, t.extras["seed"]) for t in parallel.trials}
     assert by_number == {t.number: (t.config, t.value, t.extras["seed"]) for t in sequential.trials}
 
 
 def test_timeout_fails_the_trial_and_the_study_goes_on(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     study.optimize(_objectives.sleeps, n_trials=3, workers=1, timeout=1.0)
     trials = study.trials
     assert trials[0].state is TrialState.FAILED and "timed out after 1 s" in (trials[0].error or "")
@@ -47,7 +47,7 @@ def test_timeout_fails_the_trial_and_the_study_goes_on(space: Space) -> None:
 
 
 def test_a_dying_worker_fails_its_trial_only(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     study.optimize(_objectives.dies, n_trials=3, workers=2)
     trials = study.trials
     assert trials[0].state is TrialState.FAILED and "exit code 3" in (trials[0].error or "")
@@ -55,7 +55,7 @@ def test_a_dying_worker_fails_its_trial_only(space: Space) -> None:
 
 
 def test_objectives_must_be_importable_for_workers(space: Space) -> None:
-    study = Study.create("s", space)
+    study = Study.create("s", space, optimizer="random")
     with pytest.raises(ObjectiveError, match="importable"):
         study.optimize(lambda t: 0.0, n_trials=2, workers=2)
     assert study.trials == []
@@ -111,7 +111,7 @@ def test_command_objective_in_a_study(space: Space) -> None:
     objective = CommandObjective(
         f"{sys.executable} -c \"import json,sys; x=float(sys.argv[1]); print(json.dumps({{'value': (x-0.5)**2}}))\" {{x}}"
     )
-    study = Study.create("s", space, seed=1)
+    study = Study.create("s", space, seed=1, optimizer="random")
     study.optimize(objective, n_trials=3, workers=2)
     assert all(t.state is TrialState.COMPLETE for t in study.trials)
     assert all(t.value == pytest.approx((t.config["x"] - 0.5) ** 2) for t in study.trials)

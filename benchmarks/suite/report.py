@@ -1,0 +1,339 @@
+"""Numbers first, then Markdown: regrets, bootstrap intervals, ranks, the doc section."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "END",
+    "START",
+    "Summary",
+    "bootstrap_ci",
+    "normalized_regret",
+    "render",
+    "summarize",
+    "update_doc",
+]
+
+START = "<!-- quality:start -->"
+END = "<!-- quality:end -->"
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 12345
+REFERENCE_OPTIMIZER = "optuna-tpe"
+
+
+def normalized_regret(best: float, optimum: float, reference: float) -> float:
+    """``(best - optimum) / (reference - optimum)``, floored at 0 (rounding below an
+    exact optimum is not progress)."""
+    return max((best - optimum) / (reference - optimum), 0.0)
+
+
+def bootstrap_ci(values: Sequence[float]) -> tuple[float, float]:
+    """95 % percentile interval of the mean, resampling seeds (fixed generator)."""
+    data = np.asarray(values, dtype=float)
+    if len(data) < 2:
+        return (float(data.mean()), float(data.mean()))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, len(data), size=(BOOTSTRAP_RESAMPLES, len(data)))
+    means = data[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@dataclass
+class Summary:
+    problems: list[str]
+    optimizers: list[str]
+    regrets: dict[tuple[str, str], list[float]]  # (problem, optimizer) -> per seed
+    mean: dict[tuple[str, str], float]
+    ci: dict[tuple[str, str], tuple[float, float]]
+    ranks: dict[str, float]  # optimizer -> mean rank over problems
+    suite_mean: dict[str, float]  # optimizer -> mean over problems of mean regret
+    errors: list[str]
+    skipped_problems: list[str]
+
+
+def summarize(
+    jobs: Sequence[Mapping[str, Any]],
+    problems: Sequence[str],
+    optimizers: Sequence[str],
+    optima: Mapping[str, float | None],
+    references: Mapping[str, float | None],
+) -> Summary:
+    from scipy.stats import rankdata
+
+    regrets: dict[tuple[str, str], list[float]] = {}
+    errors: list[str] = []
+    for job in sorted(jobs, key=lambda j: (j["problem"], j["optimizer"], j["seed"])):
+        key = (job["problem"], job["optimizer"])
+        opt, ref = optima.get(job["problem"]), references.get(job["problem"])
+        if job.get("error"):
+            errors.append(
+                f"{job['optimizer']} on {job['problem']}, seed {job['seed']}: {job['error']}"
+            )
+            continue
+        if opt is None or ref is None or not ref > opt:
+            continue
+        best = job.get("best")
+        regret = 1.0 if best is None else normalized_regret(float(best), opt, ref)
+        regrets.setdefault(key, []).append(regret)
+    kept = [p for p in problems if all((p, o) in regrets for o in optimizers)]
+    skipped = [p for p in problems if p not in kept]
+    mean = {k: statistics.fmean(v) for k, v in regrets.items()}
+    ci = {k: bootstrap_ci(v) for k, v in regrets.items()}
+    rank_lists: dict[str, list[float]] = {o: [] for o in optimizers}
+    for p in kept:
+        ranks = rankdata([mean[(p, o)] for o in optimizers])  # ties share the mean rank
+        for o, r in zip(optimizers, ranks, strict=True):
+            rank_lists[o].append(float(r))
+    ranks_mean = {o: statistics.fmean(r) if r else math.nan for o, r in rank_lists.items()}
+    suite_mean = {
+        o: statistics.fmean([mean[(p, o)] for p in kept]) if kept else math.nan for o in optimizers
+    }
+    return Summary(
+        list(kept), list(optimizers), regrets, mean, ci, ranks_mean, suite_mean, errors, skipped
+    )
+
+
+# --- Markdown ----------------------------------------------------------------------------------
+
+
+def _para(*sentences: str) -> list[str]:
+    return [*textwrap.wrap(" ".join(sentences), width=88, break_on_hyphens=False), ""]
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.1f}"
+    if abs(x) >= 0.01:
+        return f"{x:.3f}"
+    return f"{x:.2e}"
+
+
+def _value(x: float | None) -> str:
+    return "—" if x is None else f"{x:.6g}"
+
+
+def _ratio(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{x:.2f}"
+
+
+def render(
+    summary: Summary,
+    *,
+    jobs: Sequence[Mapping[str, Any]],
+    problem_rows: Sequence[Mapping[str, Any]],
+    optimizer_rows: Sequence[Mapping[str, Any]],
+    overhead: Sequence[Mapping[str, Any]],
+    meta: Mapping[str, Any],
+) -> str:
+    s = summary
+    opts = s.optimizers
+    budget, seeds = meta["budget"], meta["seeds"]
+    seed_text = f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if seeds else "no seeds"
+    lines = [
+        "## Quality on problems with known optima",
+        "",
+        *_para(
+            f"Generated by `{meta['command']}`; edit `benchmarks/suite/`, not this section.",
+            f"Per-run best-so-far curves are in `{meta['results_file']}` (not committed).",
+        ),
+        *_para(
+            f"Each optimizer ran on each problem with {seed_text}, {budget} evaluations per run",
+            "(failed or infeasible trials count), sequentially, in memory; runs were spread over",
+            f"{meta['workers']} worker processes, one thread each. hypertrail gets seed *s*;",
+            "Optuna's sampler gets `seed=s`. Both search the same hypertrail space: Optuna",
+            "through a generic define-by-run adapter (`benchmarks/suite/adapter.py`) that walks",
+            "the parameters in order, skips a parameter whose condition does not hold, and maps",
+            "float/int (with log and step), categorical and ordinal (as categorical) and fixed.",
+        ),
+        *_para(
+            "**Normalized regret** = (best value found − optimum) / (reference − optimum),",
+            "where the reference is the median value of random configurations of the space",
+            "(1000, or 200 for the costly tuning tasks; `benchmarks/suite/data/reference.json`):",
+            "0 is the optimum, 1 is as good as a typical random configuration. For the tuning",
+            "tasks the optimum is the best value ever seen (`data/known_best.json`: a long",
+            "random + local search, lowered whenever any run finds better). Intervals: 95 %",
+            f"bootstrap of the mean over seeds ({BOOTSTRAP_RESAMPLES} resamples, fixed generator).",
+        ),
+        "### Problems",
+        "",
+        "| problem | family | parameters | optimum | reference | how the optimum is known |",
+        "|---|---|---|--:|--:|---|",
+    ]
+    for row in problem_rows:
+        lines.append(
+            f"| `{row['name']}` | {row['family']} | {row['params']} | {_value(row['optimum'])} "
+            f"| {_value(row['reference'])} | {row['note']} |"
+        )
+    lines += ["", "Optimizers:", ""]
+    for row in optimizer_rows:
+        lines.append(f"- `{row['label']}`: {row['description']}")
+    lines += [
+        "",
+        f"### Mean normalized regret after {budget} evaluations",
+        "",
+        *_para(
+            "Mean over seeds, with the 95 % bootstrap interval; lower is better; the best mean",
+            "of each row is in bold.",
+        ),
+        "| problem | " + " | ".join(f"`{o}`" for o in opts) + " |",
+        "|---|" + "--:|" * len(opts),
+    ]
+    for p in s.problems:
+        best = min(s.mean[(p, o)] for o in opts)
+        cells = []
+        for o in opts:
+            m, (lo, hi) = s.mean[(p, o)], s.ci[(p, o)]
+            text = f"{_num(m)} [{_num(lo)}, {_num(hi)}]"
+            cells.append(f"**{text}**" if m == best else text)
+        lines.append(f"| `{p}` | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **mean over problems** | " + " | ".join(_num(s.suite_mean[o]) for o in opts) + " |"
+    )
+    lines.append("| **mean rank** | " + " | ".join(f"{s.ranks[o]:.2f}" for o in opts) + " |")
+    lines.append("")
+    lines += _para(
+        "Mean rank: per problem the optimizers are ranked by mean regret (1 = best, ties",
+        "share the average rank), then the ranks are averaged over problems.",
+    )
+    lines += _versus(s)
+    lines += _timing(jobs, opts)
+    lines += _overhead(overhead)
+    if s.skipped_problems:
+        lines += _para(
+            "Left out of the tables (a run failed, or no reference or optimum):",
+            ", ".join(f"`{p}`" for p in s.skipped_problems) + ".",
+        )
+    if s.errors:
+        lines += ["Runs that failed:", ""]
+        lines += [f"- {e}" for e in s.errors[:20]]
+        lines.append("")
+    lines += ["### Environment", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in meta["environment"]]
+    return "\n".join(lines)
+
+
+def _versus(s: Summary) -> list[str]:
+    if REFERENCE_OPTIMIZER not in s.optimizers or not s.problems:
+        return []
+    ours = [o for o in s.optimizers if not o.startswith("optuna-")]
+    defaults = [o for o in ours if "(" not in o]
+    if not ours:
+        return []
+    ref = REFERENCE_OPTIMIZER
+    lines = [
+        f"### hypertrail against Optuna's default TPE (`{ref}`)",
+        "",
+        "| hypertrail optimizer | mean regret over the suite | ÷ `optuna-tpe` "
+        "| problems where it beats `optuna-tpe` | mean rank |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for o in ours:
+        wins = sum(s.mean[(p, o)] < s.mean[(p, ref)] for p in s.problems)
+        ties = sum(s.mean[(p, o)] == s.mean[(p, ref)] for p in s.problems)
+        tie_text = f" ({ties} tied)" if ties else ""
+        ratio = s.suite_mean[o] / s.suite_mean[ref] if s.suite_mean[ref] > 0 else math.nan
+        lines.append(
+            f"| `{o}` | {_num(s.suite_mean[o])} | {_ratio(ratio)} "
+            f"| {wins} of {len(s.problems)}{tie_text} | {s.ranks[o]:.2f} |"
+        )
+    lines.append(f"| `{ref}` | {_num(s.suite_mean[ref])} | 1 | — | {s.ranks[ref]:.2f} |")
+    lines.append("")
+    pool = defaults or ours
+    head = min(pool, key=lambda o: s.suite_mean[o])
+    wins = sum(s.mean[(p, head)] < s.mean[(p, ref)] for p in s.problems)
+    ratio = s.suite_mean[head] / s.suite_mean[ref] if s.suite_mean[ref] > 0 else math.nan
+    losses = [p for p in s.problems if s.mean[(p, head)] > s.mean[(p, ref)]]
+    lines += _para(
+        f"**Headline:** hypertrail's best default optimizer over this suite is `{head}` (the",
+        "hypertrail optimizer with default options whose mean regret over the suite is",
+        "lowest; one choice for all problems, not the best per problem). It beats",
+        f"`{ref}` on {wins} of {len(s.problems)} problems (lower mean regret); its mean",
+        f"regret over the suite is {_ratio(ratio)}× that of `{ref}`.",
+        ("It loses on " + ", ".join(f"`{p}`" for p in losses) + ".") if losses else "",
+    )
+    return lines
+
+
+def _timing(jobs: Sequence[Mapping[str, Any]], opts: Sequence[str]) -> list[str]:
+    rows = []
+    for o in opts:
+        mine = [j for j in jobs if j["optimizer"] == o and not j.get("error")]
+        if not mine:
+            continue
+        per_trial = [1000 * j["optimizer_seconds"] / max(len(j["values"]), 1) for j in mine]
+        rows.append(
+            f"| `{o}` | {len(mine)} | {statistics.fmean(j['seconds'] for j in mine):.1f} "
+            f"| {statistics.fmean(per_trial):.1f} |"
+        )
+    if not rows:
+        return []
+    return [
+        "### Time per run",
+        "",
+        "| optimizer | runs | seconds per run, mean | optimizer + library ms per trial, mean |",
+        "|---|--:|--:|--:|",
+        *rows,
+        "",
+        *_para(
+            "The last column excludes the time spent in the objective. The runs shared the",
+            "machine with each other (and possibly with other work), so these are rough;",
+            "the overhead table below is the controlled measurement.",
+        ),
+    ]
+
+
+def _overhead(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not records:
+        return []
+    lines = [
+        "### Overhead per ask + tell",
+        "",
+        *_para(
+            "Milliseconds per trial on the 10-parameter mixed space of",
+            "`benchmarks/throughput.py` with a no-op objective, in memory, sequential, seed 0.",
+            "The two studies of a pair advance in lockstep in one process (trial *i* of",
+            "hypertrail, then trial *i* of Optuna), nothing else running in the benchmark.",
+            "Each figure is the mean over the 10 trials ending at that count; 15 untimed",
+            "warm-up trials per library come first, in a throwaway study. Ratio below 1:",
+            "hypertrail is faster.",
+        ),
+        "| hypertrail | Optuna | trials | hypertrail ms | Optuna ms | ratio |",
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    for rec in records:
+        for row in rec["rows"]:
+            lines.append(
+                f"| `{rec['hypertrail']}` | `{rec['optuna']}` | {row['count']} "
+                f"| {row['hypertrail_ms']:.1f} | {row['optuna_ms']:.1f} | {row['ratio']:.2f} |"
+            )
+    lines.append("")
+    return lines
+
+
+def update_doc(path: Path, section: str) -> None:
+    """Replace the text between the quality markers, or append them; keep the rest."""
+    block = f"{START}\n{section}\n{END}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = text.find(START), text.find(END)
+    if start != -1 and end > start:
+        text = text[:start] + block + text[end + len(END) :]
+    elif start == -1 and end == -1:
+        text = text.rstrip("\n") + f"\n\n{block}\n"
+    else:
+        raise SystemExit(f"{path}: unmatched {START} / {END} markers; fix them by hand")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
