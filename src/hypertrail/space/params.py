@@ -288,20 +288,7 @@ class Float(Domain):
         return self.default if self.default is not None else self.from_unit(0.5)
 
     def to_json(self) -> dict[str, Any]:
-        # ``low: 0`` and ``low: 0.0`` declare the same float: one form for fingerprints.
-        out: dict[str, Any] = {
-            "type": "float",
-            "low": _normal(self.low, float),
-            "high": _normal(self.high, float),
-            "log": self.log,
-        }
-        if self.step is not None:
-            out["step"] = _normal(self.step, float)
-        if self.default is not None:
-            out["default"] = _normal(self.default, float)
-        if self.when is not None:
-            out["when"] = self.when
-        return out
+        return _range_json(self, float)
 
 
 @dataclass(frozen=True)
@@ -377,19 +364,25 @@ class Int(Domain):
         return self.from_unit(0.5)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": "int",
-            "low": _normal(self.low, int),
-            "high": _normal(self.high, int),
-            "log": self.log,
-        }
-        if self.step is not None:
-            out["step"] = _normal(self.step, int)
-        if self.default is not None:
-            out["default"] = _normal(self.default, int)
-        if self.when is not None:
-            out["when"] = self.when
-        return out
+        return _range_json(self, int)
+
+
+def _range_json(domain: Float | Int, kind: type[int] | type[float]) -> dict[str, Any]:
+    """The declaration of a range. Numbers are normalized to ``kind`` (``low: 0`` and
+    ``low: 0.0`` declare the same float), so equal declarations fingerprint alike."""
+    out: dict[str, Any] = {
+        "type": domain.kind,
+        "low": _normal(domain.low, kind),
+        "high": _normal(domain.high, kind),
+        "log": domain.log,
+    }
+    if domain.step is not None:
+        out["step"] = _normal(domain.step, kind)
+    if domain.default is not None:
+        out["default"] = _normal(domain.default, kind)
+    if domain.when is not None:
+        out["when"] = domain.when
+    return out
 
 
 def _choice_problems(key: str, items: Any) -> list[Problem]:
