@@ -58,10 +58,16 @@ class GaussianProcess:
 
     def cross(self, points: np.ndarray) -> np.ndarray:
         """Kernel between ``points`` (m, d) and the training inputs: (m, n)."""
-        terms = _sq_terms(points, self.x, self.n_numeric)
         inv_l2 = np.exp(-2.0 * self.log_l)
-        r = np.sqrt(np.maximum(np.einsum("d,dmn->mn", inv_l2, terms), 0.0))
-        out: np.ndarray = math.exp(self.log_s2) * _matern52(r)
+        # One (m, n) accumulator, dimension by dimension: no (d, m, n) temporary.
+        r2 = np.zeros((points.shape[0], self.x.shape[0]))
+        for d in range(self.x.shape[1]):
+            diff = points[:, d, None] - self.x[None, :, d]
+            if d < self.n_numeric:
+                r2 += inv_l2[d] * (diff * diff)
+            else:
+                r2 += inv_l2[d] * (diff != 0)
+        out: np.ndarray = math.exp(self.log_s2) * _matern52(np.sqrt(r2))
         return out
 
     def predict(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,17 +129,22 @@ _N2_PRIOR = (math.log(1e-4), 2.0)  # log noise variance: small unless the data s
 def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
     """MAP fit of the hyperparameters on inputs ``x`` (n, d) and standardized ``y``."""
     from scipy.linalg import cho_solve, cholesky
+    from scipy.linalg.lapack import dpotri
     from scipy.optimize import minimize
 
     n, d = x.shape
     terms = _sq_terms(x, x, n_numeric)
     flat_terms = terms.reshape(d, n * n)
     mu_l, sd_l = _priors(d)
-    eye = np.eye(n)
+    diag = np.diag_indices(n)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         log_l, log_s2, log_n2 = theta[:d], float(theta[d]), float(theta[d + 1])
-        k_sig, r = _kernel_matrix(terms, log_l, log_s2)
+        inv_l2 = np.exp(-2.0 * log_l)
+        r = np.sqrt(np.maximum((inv_l2 @ flat_terms).reshape(n, n), 0.0))
+        e = np.exp(-_SQRT5 * r)  # shared by the kernel and its gradient
+        s2 = math.exp(log_s2)
+        k_sig = s2 * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * e
         k = k_sig.copy()
         k[np.diag_indices_from(k)] += math.exp(log_n2) + _JITTER
         try:
@@ -146,12 +157,18 @@ def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
             + float(np.sum(np.log(np.diag(chol))))
             + 0.5 * n * math.log(2 * math.pi)
         )
-        k_inv = cho_solve((chol, True), eye, check_finite=False)
-        w = np.outer(alpha, alpha) - k_inv
+        # The gradient only sums W against symmetric matrices, so the lower triangle
+        # of K^-1 (LAPACK potri, from the factor) doubled, diagonal once, will do:
+        # cheaper than solving against the identity, and no symmetrizing pass.
+        lower, info = dpotri(chol, lower=1)
+        if info != 0:
+            return 1e25, np.zeros_like(theta)
+        half = 2.0 * lower
+        half[diag] = lower[diag]
+        w = np.outer(alpha, alpha) - half
         grad = np.empty_like(theta)
         # dK/dlog l_d = s2 * (5/3) (1 + sqrt5 r) exp(-sqrt5 r) * terms_d / l_d^2
-        common = math.exp(log_s2) * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * np.exp(-_SQRT5 * r)
-        inv_l2 = np.exp(-2.0 * log_l)
+        common = s2 * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
         grad[:d] = -0.5 * (flat_terms @ (w * common).ravel()) * inv_l2
         grad[d] = -0.5 * float(np.sum(w * k_sig))
         grad[d + 1] = -0.5 * float(np.trace(w)) * math.exp(log_n2)
