@@ -19,29 +19,17 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from benchmarks.common import MIXED_SPACE
 from benchmarks.suite.adapter import suggest_config
 from benchmarks.suite.runners import OPTUNA_SAMPLERS
 
-from hypertrail import Categorical, Float, Int, Ordinal, Space, Study
+from hypertrail import Study
 
 __all__ = ["OVERHEAD_PAIRS", "SPACE", "WINDOW", "measure_pair"]
 
 WINDOW = 10
 WARMUP = 15  # untimed trials per library in a throwaway study before measuring
-SPACE = Space(
-    {
-        "lr": Float(1e-5, 1e-1, log=True),
-        "weight_decay": Float(1e-6, 1e-2, log=True),
-        "dropout": Float(0.0, 0.5),
-        "momentum": Float(0.8, 0.99),
-        "layers": Int(1, 8),
-        "units": Int(16, 512),
-        "batch_size": Int(8, 256),
-        "optimizer": Categorical(["adam", "sgd", "rmsprop"]),
-        "activation": Categorical(["relu", "tanh", "gelu"]),
-        "width": Ordinal([32, 64, 128, 256]),
-    }
-)
+SPACE = MIXED_SPACE
 # (hypertrail optimizer, Optuna sampler, which counts: "full" list or "gp" list)
 OVERHEAD_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("tpe", "optuna-tpe", "full"),

@@ -7,7 +7,6 @@ import statistics
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,18 +14,13 @@ import numpy as np
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
-    "END",
-    "START",
     "Summary",
     "bootstrap_ci",
     "normalized_regret",
     "render",
     "summarize",
-    "update_doc",
 ]
 
-START = "<!-- quality:start -->"
-END = "<!-- quality:end -->"
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 12345
 REFERENCE_OPTIMIZER = "optuna-tpe"
@@ -322,18 +316,3 @@ def _overhead(records: Sequence[Mapping[str, Any]]) -> list[str]:
             )
     lines.append("")
     return lines
-
-
-def update_doc(path: Path, section: str) -> None:
-    """Replace the text between the quality markers, or append them; keep the rest."""
-    block = f"{START}\n{section}\n{END}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = text.find(START), text.find(END)
-    if start != -1 and end > start:
-        text = text[:start] + block + text[end + len(END) :]
-    elif start == -1 and end == -1:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    else:
-        raise SystemExit(f"{path}: unmatched {START} / {END} markers; fix them by hand")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)

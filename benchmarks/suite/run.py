@@ -27,12 +27,10 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.common import ROOT, cpu_model, git_revision, package_version, update_section
 from benchmarks.suite import report
 from benchmarks.suite.catalog import get_problem, select_problems
 from benchmarks.suite.overhead import OVERHEAD_PAIRS, measure_pair
@@ -61,7 +60,6 @@ from benchmarks.suite.runners import (
     worker_init,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DOC = ROOT / "docs" / "benchmarks.md"
 DEFAULT_RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_OPTIMIZERS = (
@@ -147,44 +145,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # --- environment ------------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head} (with uncommitted changes)" if dirty else head
-
-
 def environment(started: dt.datetime, seconds: float | None) -> list[tuple[str, str]]:
     import hypertrail
 
@@ -192,11 +152,11 @@ def environment(started: dt.datetime, seconds: float | None) -> list[tuple[str, 
     rows = [
         ("date (UTC)", started.strftime("%Y-%m-%d %H:%M")),
         ("hypertrail", f"{hypertrail.__version__}, git {git_revision()}"),
-        ("Optuna", _version("optuna")),
-        ("PyTorch (optuna-gp)", _version("torch")),
-        ("coco-experiment", _version("coco-experiment")),
-        ("scikit-learn", _version("scikit-learn")),
-        ("numpy / scipy", f"{_version('numpy')} / {_version('scipy')}"),
+        ("Optuna", package_version("optuna")),
+        ("PyTorch (optuna-gp)", package_version("torch")),
+        ("coco-experiment", package_version("coco-experiment")),
+        ("scikit-learn", package_version("scikit-learn")),
+        ("numpy / scipy", f"{package_version('numpy')} / {package_version('scipy')}"),
         ("Python", platform.python_version()),
         ("CPU", f"{cpu_model()}, {os.cpu_count()} logical cores"),
         ("OS", f"{platform.system()} {platform.release()}"),
@@ -347,7 +307,7 @@ def _measure_overhead(args: argparse.Namespace, ctx: Any) -> list[dict[str, Any]
         for ours, theirs, which in OVERHEAD_PAIRS:
             if ours not in OPTIMIZERS or theirs not in OPTUNA_SAMPLERS:
                 continue
-            if theirs == "optuna-gp" and _version("torch") == "not installed":
+            if theirs == "optuna-gp" and package_version("torch") == "not installed":
                 print("overhead: optuna-gp skipped (no PyTorch)", flush=True)
                 continue
             if args.overhead == "quick":
@@ -455,7 +415,7 @@ def _report(
         meta=header,
     )
     if not args.no_doc:
-        report.update_doc(args.doc, section)
+        update_section(args.doc, "quality", section)
     print()
     print(section)
     if not args.no_doc:
