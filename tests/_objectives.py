@@ -58,3 +58,23 @@ def interrupts_at_three(trial: Trial) -> float:
     if trial.number == 3:
         raise KeyboardInterrupt
     return 0.0
+
+
+def dies_on_first_attempt(trial: Trial) -> float:
+    """Kills its worker process the first time trial 1 runs, as an OOM kill would."""
+    if trial.number == 1 and trial.attempt == 0:
+        os.kill(os.getpid(), 9)
+    return float(trial.config["x"])
+
+
+def allocates(trial: Trial) -> float:
+    """Holds about 64 MiB for a moment."""
+    block = bytearray(64 * 2**20)
+    block[::4096] = b"x" * len(block[::4096])
+    return float(len(block) > 0)
+
+
+def jittered(trial: Trial) -> float:
+    """Takes a clock-dependent 0-20 ms, so completion order varies between runs."""
+    time.sleep((time.perf_counter_ns() % 20_000_000) / 1e9)
+    return float((trial.config["x"] - 0.4) ** 2 + 0.1 * trial.config["k"])

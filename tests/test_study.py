@@ -19,6 +19,7 @@ from hypertrail import (
     TrialState,
     TrialStateError,
 )
+from hypertrail.recovery import Recovery
 from hypertrail.replay import verify
 from hypertrail.storage import open_storage
 from hypertrail.storage.events import TRIAL_ASKED
@@ -234,8 +235,28 @@ def test_wall_time_stops_asking(space: Space) -> None:
     assert all(t.state is TrialState.COMPLETE for t in trials)
 
 
-def test_interrupt_fails_the_running_trial_and_propagates(space: Space, sqlite_url: str) -> None:
+def test_interrupt_leaves_the_running_trial_for_the_next_run(space: Space, sqlite_url: str) -> None:
     study = Study.create("s", space, storage=sqlite_url, optimizer="random")
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(_objectives.interrupts_at_three, n_trials=10)
+    study.close()  # ends the session: its running trial is lost at once
+    again = Study.load("s", sqlite_url)
+    trials = again.trials
+    assert len(trials) == 4 and trials[3].state is TrialState.RUNNING
+    lost = again.lost_trials()
+    assert [x.trial.number for x in lost] == [3] and "ended" in lost[0].reason
+    again.optimize(_objectives.noop, max_trials=4)
+    trials = again.trials
+    assert len(trials) == 4  # taken over, not asked again
+    assert trials[3].state is TrialState.COMPLETE and trials[3].attempt == 1
+    again.close()
+
+
+def test_interrupt_under_the_fail_policy_fails_the_running_trial(
+    space: Space, sqlite_url: str
+) -> None:
+    study = Study.create("s", space, storage=sqlite_url, optimizer="random")
+    study.recovery = Recovery(policy="fail")
     with pytest.raises(KeyboardInterrupt):
         study.optimize(_objectives.interrupts_at_three, n_trials=10)
     trials = Study.load("s", sqlite_url).trials

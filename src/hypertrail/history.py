@@ -15,15 +15,40 @@ from typing import Any
 
 from hypertrail.errors import StorageError
 from hypertrail.storage.events import (
+    PLAN_AMENDED,
+    PLAN_LOCKED,
+    RERUN_ENDED,
+    SESSION_ENDED,
+    SESSION_HEARTBEAT,
+    SESSION_STARTED,
     STUDY_CREATED,
     TRIAL_ASKED,
     TRIAL_COMPLETED,
     TRIAL_FAILED,
+    TRIAL_REQUEUED,
     Event,
 )
 from hypertrail.trial import FrozenTrial, Metric, TrialState
 
-__all__ = ["History", "StudyState"]
+__all__ = ["History", "SessionInfo", "StudyState", "masked"]
+
+
+@dataclass
+class SessionInfo:
+    """A process that works on the study, as its events describe it.
+
+    ``last_seen`` is the time of its latest event (heartbeats included): a record
+    written by the session's own clock, read only to recover lost trials.
+    """
+
+    id: str
+    host: str | None = None
+    pid: int | None = None
+    process_started: float | None = None
+    started: float = 0.0
+    last_seen: float = 0.0
+    ended: bool = False
+    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,10 @@ class StudyState:
         self.name = name
         self.created: dict[str, Any] | None = None
         self.trials: list[FrozenTrial] = []
+        self.sessions: dict[str, SessionInfo] = {}
+        self.running: set[int] = set()  # numbers of trials not ended yet
+        self.locks: list[dict[str, Any]] = []  # plan.locked and plan.amended, in order
+        self.reruns: dict[int, list[dict[str, Any]]] = {}  # trial -> rerun.ended data
         self.cursor = 0
 
     def apply_all(self, events: Iterable[Event]) -> None:
@@ -85,8 +114,37 @@ class StudyState:
             return  # already folded (events may be re-read after a retry)
         kind = event.kind
         data = event.data
+        session = data.get("session")
+        if isinstance(session, str):
+            self._seen(session, event)
         if kind == STUDY_CREATED:
             self.created = dict(data)
+        elif kind == SESSION_HEARTBEAT:
+            pass  # _seen did the work
+        elif kind == SESSION_STARTED:
+            info = self.sessions[str(data["session"])]
+            info.host = data.get("host")
+            info.pid = data.get("pid")
+            info.process_started = data.get("process_started")
+            info.started = event.time
+            info.data = dict(data)
+        elif kind == SESSION_ENDED:
+            self.sessions[str(data["session"])].ended = True
+        elif kind == RERUN_ENDED:
+            self.reruns.setdefault(_trial_number(event), []).append(dict(data))
+        elif kind in (PLAN_LOCKED, PLAN_AMENDED):
+            self.locks.append({"kind": kind, "time": event.time, **data})
+        elif kind == TRIAL_REQUEUED:
+            number = _trial_number(event)
+            if number >= len(self.trials):
+                raise StorageError(
+                    f"study {self.name!r}: trial {number} requeued before it was asked"
+                )
+            self.trials[number] = replace(
+                self.trials[number],
+                attempt=int(data["attempt"]),
+                session=session if isinstance(session, str) else None,
+            )
         elif kind == TRIAL_ASKED:
             number = _trial_number(event)
             if number != len(self.trials):
@@ -104,16 +162,25 @@ class StudyState:
                     seed=int(data.get("seed", 0)),
                     started=event.time,
                     cursor=int(data.get("cursor", 0)),
+                    session=session if isinstance(session, str) else None,
                 )
             )
+            self.running.add(number)
         elif kind in (TRIAL_COMPLETED, TRIAL_FAILED):
             number = _trial_number(event)
             if number >= len(self.trials):
                 raise StorageError(f"study {self.name!r}: trial {number} ended before it was asked")
             old = self.trials[number]
+            self.running.discard(number)
             finished = event.time
             duration = data.get("duration")
             cpu_time = data.get("cpu_time")
+            old = replace(
+                old,
+                host=data.get("host"),
+                pid=data.get("pid"),
+                peak_memory=data.get("peak_memory"),
+            )
             if kind == TRIAL_COMPLETED:
                 self.trials[number] = replace(
                     old,
@@ -137,8 +204,41 @@ class StudyState:
         # Unknown kinds are skipped: newer writers may add kinds older readers ignore.
         self.cursor = seq
 
-    def snapshot(self, seed: int, metrics: Sequence[Metric]) -> History:
-        return History(seed, tuple(metrics), tuple(self.trials), self.cursor)
+    def _seen(self, session: str, event: Event) -> None:
+        info = self.sessions.get(session)
+        if info is None:
+            info = self.sessions[session] = SessionInfo(session, started=event.time)
+        info.last_seen = max(info.last_seen, event.time)
+
+    def snapshot(
+        self, seed: int, metrics: Sequence[Metric], visible_below: int | None = None
+    ) -> History:
+        """The history an optimizer sees. With ``visible_below`` (deterministic
+        mode), trials numbered from there on show as running, whatever they did."""
+        trials = tuple(self.trials)
+        if visible_below is not None:
+            trials = masked(trials, visible_below)
+        return History(seed, tuple(metrics), trials, self.cursor)
+
+
+def masked(trials: Sequence[FrozenTrial], visible_below: int) -> tuple[FrozenTrial, ...]:
+    """``trials`` with every trial numbered ``>= visible_below`` reduced to what was
+    known when it was asked (config, parent, reason, seed), as a running trial."""
+    out = list(trials[: max(0, visible_below)])
+    for trial in trials[max(0, visible_below) :]:
+        out.append(
+            FrozenTrial(
+                number=trial.number,
+                state=TrialState.RUNNING,
+                config=trial.config,
+                parent=trial.parent,
+                reason=trial.reason,
+                seed=trial.seed,
+                started=trial.started,
+                cursor=trial.cursor,
+            )
+        )
+    return tuple(out)
 
 
 def _trial_number(event: Event) -> int:

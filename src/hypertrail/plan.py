@@ -18,16 +18,20 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypertrail.errors import ConfigError, Issue, ObjectiveError, OptimizerError, PlanError
 from hypertrail.execution.base import Objective
 from hypertrail.optimizers.base import OPTIMIZERS
+from hypertrail.recovery import Recovery
 from hypertrail.registry import build_from_spec
 from hypertrail.space.codec import space_from_dict
 from hypertrail.space.loader import LocatedDocument, load_document
 from hypertrail.space.space import Space
 from hypertrail.trial import Metric
+
+if TYPE_CHECKING:
+    from hypertrail.study import Study
 
 __all__ = ["Budget", "ObjectiveSpec", "Plan", "load_plan", "parse_duration"]
 
@@ -43,7 +47,11 @@ _KEYS = {
     "workers",
     "timeout",
     "storage",
+    "deterministic",
+    "recovery",
+    "data",
 }
+_RECOVERY_KEYS = ("heartbeat", "grace", "policy", "max_attempts")
 _REQUIRED = ("name", "space", "objective", "metrics", "budget")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -110,11 +118,19 @@ class Plan:
     description: str | None = None
     directory: str = "."
     source: str | None = None
+    deterministic: bool = False
+    recovery: Recovery = field(default_factory=Recovery)
+    data: tuple[str, ...] = ()
 
     @property
     def hash(self) -> str:
         """A content hash of what the plan asks for (formatting does not count)."""
-        data = {
+        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def identity(self) -> dict[str, Any]:
+        """What the plan asks for, as JSON data: the input of :attr:`hash`."""
+        return {
             "name": self.name,
             "space": self.space.fingerprint,
             "objective": self.objective.to_json(),
@@ -124,9 +140,38 @@ class Plan:
             "seed": self.seed,
             "workers": self.workers,
             "timeout": self.timeout,
+            "deterministic": self.deterministic,
+            "data": list(self.data),
         }
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def open_study(self) -> Study:
+        """Create the plan's study, or open it when it exists (checking that the
+        space, metrics, seed, optimizer and mode match), ready to run: recovery
+        settings applied, and the plan's hash and data fingerprints recorded with
+        the session of this process."""
+        from hypertrail.provenance.capture import fingerprint_data
+        from hypertrail.study import Study
+
+        fingerprints = fingerprint_data(self.data, self.directory) if self.data else []
+        study = Study.create(
+            self.name,
+            self.space,
+            metrics=self.metrics,
+            storage=self.storage,
+            seed=self.seed,
+            optimizer=self.optimizer,
+            load_if_exists=True,
+            deterministic=self.workers if self.deterministic else False,
+            info={"plan_hash": self.hash, "plan_file": self.source},
+        )
+        study.recovery = self.recovery
+        study.code_directory = self.directory
+        study.provenance = {
+            "plan_hash": self.hash,
+            "plan_file": self.source,
+            "data": fingerprints,
+        }
+        return study
 
     def load_objective(self) -> Objective:
         """Import the callable (the plan's folder and the working folder are searched)
@@ -222,6 +267,11 @@ class _Builder:
         description = data.get("description")
         if description is not None and not isinstance(description, str):
             self.issue("description", "must be a string")
+        deterministic = data.get("deterministic", False)
+        if not isinstance(deterministic, bool):
+            self.issue("deterministic", f"must be true or false, got {deterministic!r}")
+        recovery = self._recovery(data.get("recovery"))
+        registered = self._data(data.get("data"))
         if self.issues:
             raise PlanError(self.issues)
         assert space is not None and objective is not None and isinstance(name, str)
@@ -239,7 +289,49 @@ class _Builder:
             description=description,
             directory=str(self.directory),
             source=self.doc.file,
+            deterministic=deterministic is True,
+            recovery=recovery,
+            data=registered,
         )
+
+    def _recovery(self, value: Any) -> Recovery:
+        if value is None:
+            return Recovery()
+        if not isinstance(value, Mapping):
+            self.issue("recovery", f"must be a mapping with {', '.join(_RECOVERY_KEYS)}")
+            return Recovery()
+        options: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in _RECOVERY_KEYS:
+                self.issue(
+                    f"recovery.{key}", f"unknown key {key!r}" + _suggest(str(key), _RECOVERY_KEYS)
+                )
+            elif key in ("heartbeat", "grace"):
+                try:
+                    options[key] = parse_duration(item)
+                except ValueError as exc:
+                    self.issue(f"recovery.{key}", str(exc))
+            else:
+                options[key] = item
+        try:
+            return Recovery(**options)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                self.issue(issue.path, issue.message)
+            return Recovery()
+
+    def _data(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.issue("data", "must be a list of file or folder paths")
+            return ()
+        for index, item in enumerate(value):
+            if not (self.directory / item).exists():
+                self.issue(f"data.{index}", f"no such file or folder: {item}")
+        return tuple(value)
 
     def _space(self, value: Any) -> Space | None:
         if isinstance(value, str):

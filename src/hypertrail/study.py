@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import math
+import os
+import socket
 import time
 import traceback as tb
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ from hypertrail.errors import (
 from hypertrail.execution.base import Executor, Objective, TrialOutcome, normalize_values
 from hypertrail.history import History, StudyState
 from hypertrail.optimizers.base import OPTIMIZERS, Optimizer
+from hypertrail.recovery import Lost, Recovery, Session, find_lost
 from hypertrail.registry import build_from_spec
 from hypertrail.seeding import PURPOSE_PROPOSE, RngKey
 from hypertrail.space.codec import space_from_dict
@@ -47,8 +52,10 @@ from hypertrail.storage.events import (
     TRIAL_ASKED,
     TRIAL_COMPLETED,
     TRIAL_FAILED,
+    TRIAL_REQUEUED,
     Event,
     asked_key,
+    attempt_key,
     ended_key,
 )
 from hypertrail.trial import FrozenTrial, Metric, Trial, TrialState
@@ -57,6 +64,15 @@ __all__ = ["Callback", "Study", "make_optimizer", "optimizer_spec", "parse_metri
 
 Callback = Callable[["Study", TrialOutcome], None]
 _ASK_ATTEMPTS = 1000
+_POLL = 0.2  # seconds between looks at the log while waiting on other processes
+
+
+class _Wait(enum.Enum):
+    """Why :meth:`Study._ask` gave no trial although the budget is not spent."""
+
+    BLOCKED = "a deterministic study waits for earlier trials to end"
+
+
 _GOALS = ("minimize", "maximize")
 
 
@@ -137,6 +153,14 @@ class Study:
         )
         self.space: Space = space_from_dict(created["space"])
         self.optimizer, self.optimizer_spec = make_optimizer(created["optimizer"])
+        lag = created.get("deterministic")
+        self.deterministic: int | None = int(lag) if lag else None
+        self.recovery = Recovery()
+        # Recorded in this process's session.started event (the CLI adds the plan's
+        # hash and data fingerprints); set it before the first ask or tell.
+        self.provenance: dict[str, Any] = {}
+        self.code_directory: str | None = None  # whose git state to record; cwd if None
+        self._session: Session | None = None
 
     # --- opening ---------------------------------------------------------------------
 
@@ -152,6 +176,7 @@ class Study:
         optimizer: str | Mapping[str, Any] | Optimizer = "gp",
         load_if_exists: bool = False,
         info: Mapping[str, Any] | None = None,
+        deterministic: bool | int = False,
     ) -> Study:
         """Record a new study in ``storage`` and return it.
 
@@ -168,11 +193,25 @@ class Study:
                 after checking it was created with the same space, metrics, seed and
                 optimizer.
             info: extra JSON data recorded with the creation (e.g. the plan's hash).
+            deterministic: ``False`` (asynchronous: a proposal sees every result in
+                so far), or the number ``N`` of trials that may run at once (``True``
+                means 1): proposal *n* then sees the results of trials ``0 .. n-N``
+                exactly and no other, so the study does not depend on timing and
+                two runs with the same seed are identical, whatever the workers.
         """
         _check_name(name)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise StudyError(f"seed must be a non-negative integer, got {seed!r}")
         parsed = parse_metrics(metrics)
+        if isinstance(deterministic, bool):
+            lag: int | None = 1 if deterministic else None
+        elif isinstance(deterministic, int) and deterministic >= 1:
+            lag = deterministic
+        else:
+            raise StudyError(
+                f"deterministic must be True, False or a number of workers >= 1, "
+                f"got {deterministic!r}"
+            )
         opt, spec = make_optimizer(optimizer)
         opt.check(space)
         log = open_storage(storage)
@@ -185,6 +224,7 @@ class Study:
             "space": space.to_json(),
             "space_fingerprint": space.fingerprint,
             "optimizer": spec,
+            "deterministic": lag,
             "hypertrail_version": __version__,
             "info": dict(info or {}),
         }
@@ -231,9 +271,17 @@ class Study:
         differences = []
         if data["space_fingerprint"] != self.created["space_fingerprint"]:
             differences.append("space")
+        if bool(data.get("deterministic")) != bool(self.created.get("deterministic")):
+            mode = {True: "deterministic", False: "asynchronous"}
+            differences.append(
+                f"mode ({mode[bool(self.created.get('deterministic'))]} recorded, "
+                f"{mode[bool(data.get('deterministic'))]} given)"
+            )
         for key in ("seed", "metrics", "optimizer"):
-            if data[key] != self.created[key]:
-                differences.append(f"{key} ({self.created[key]!r} recorded, {data[key]!r} given)")
+            if data.get(key) != self.created.get(key):
+                differences.append(
+                    f"{key} ({self.created.get(key)!r} recorded, {data.get(key)!r} given)"
+                )
         if differences:
             raise StudyError(
                 f"study {self.name!r} exists with a different "
@@ -242,9 +290,26 @@ class Study:
             )
 
     def close(self) -> None:
-        """Release the storage if this study opened it."""
+        """End this process's session (trials it left running become lost at once,
+        for the next run to take over) and release the storage if this study
+        opened it."""
+        if self._session is not None:
+            self._session.end()
         if self._owns_log:
             self.storage.close()
+
+    @property
+    def session(self) -> Session:
+        """This process's session on the study, started on first use."""
+        if self._session is None:
+            from hypertrail.provenance.capture import environment
+
+            info = {"environment": environment(self.code_directory), **self.provenance}
+            self._session = Session(self.storage, self.name, self.recovery, info)
+            self._session.start()
+            # At interpreter exit, end it, so other processes need not wait a grace.
+            weakref.finalize(self, self._session.end)
+        return self._session
 
     def __enter__(self) -> Study:
         return self
@@ -290,23 +355,50 @@ class Study:
     # --- ask / tell ------------------------------------------------------------------
 
     def ask(self) -> Trial:
-        """Allocate the next trial and its configuration.
+        """The next trial to run: a lost trial taken over (see :attr:`recovery`),
+        else a new trial and its configuration.
 
         Raises:
-            StudyError: when the optimizer has nothing left to propose.
+            StudyError: when the optimizer has nothing left to propose, or, in a
+                deterministic study, when earlier trials must end first.
         """
         trial = self._ask(None)
+        if trial is _Wait.BLOCKED:
+            waiting = sorted(self._state.running)[0]
+            raise StudyError(
+                f"study {self.name!r} is deterministic with {self.deterministic} trials in "
+                f"flight: trial {waiting} must end before another is asked"
+            )
         if trial is None:
             raise StudyError(f"the {self.optimizer.name} optimizer has nothing left to propose")
         return trial
 
-    def _ask(self, max_trials: int | None) -> Trial | None:
+    def visible_below(self, number: int) -> int | None:
+        """In a deterministic study, proposal ``number`` sees the results of the
+        trials numbered below this; None in an asynchronous study."""
+        if self.deterministic is None:
+            return None
+        return max(0, number - self.deterministic + 1)
+
+    def _ask(self, max_trials: int | None, *, new: bool = True) -> Trial | _Wait | None:
+        """A requeued lost trial, else (when ``new``) a new one; None when the
+        budget or the optimizer is exhausted; BLOCKED when a deterministic study
+        must wait for earlier trials."""
+        session = self.session
         for _ in range(_ASK_ATTEMPTS):
             self.refresh()
-            history = self._state.snapshot(self.seed, self.metrics)
-            number = history.next_number
+            taken = self._take_over_lost()
+            if taken is not None:
+                return taken
+            if not new:
+                return None
+            number = len(self._state.trials)
             if max_trials is not None and number >= max_trials:
                 return None
+            visible = self.visible_below(number)
+            if visible is not None and any(n < visible for n in self._state.running):
+                return _Wait.BLOCKED
+            history = self._state.snapshot(self.seed, self.metrics, visible)
             key = RngKey(self.seed, number, PURPOSE_PROPOSE)
             proposals = self.optimizer.propose(self.space, history, key.generator(), 1)
             if not proposals:
@@ -328,7 +420,10 @@ class Study:
                 "rng": key.to_json(),
                 "seed": trial.seed,
                 "optimizer": self.optimizer_spec,
+                "session": session.id,
             }
+            if visible is not None:
+                data["visible_below"] = visible
             if proposal.extras:
                 data["extras"] = dict(proposal.extras)
             event = Event(TRIAL_ASKED, self.name, number, data, asked_key(number), time.time())
@@ -336,8 +431,54 @@ class Study:
                 self.storage.append([event])
             except DuplicateEventError:
                 continue  # another process took this number; propose again from news
+            session.outstanding.add(number)
+            session.touch()
             return trial
         raise StorageError(f"could not allocate a trial number after {_ASK_ATTEMPTS} attempts")
+
+    def lost_trials(self) -> list[Lost]:
+        """Running trials of other sessions that cannot finish (module
+        :mod:`hypertrail.recovery`), with the reason for each."""
+        if not self._state.running:
+            return []
+        own = self._session.id if self._session is not None else None
+        return find_lost(self._state, self.recovery, own_session=own, now=time.time())
+
+    def _take_over_lost(self) -> Trial | None:
+        """Requeue (or fail, per policy) the first lost trial; the requeued trial."""
+        for lost in self.lost_trials():
+            trial = self._requeue(lost.trial.number, lost.trial.attempt, lost.reason)
+            if trial is not None:
+                return trial
+        return None
+
+    def _requeue(self, number: int, attempt: int, reason: str) -> Trial | None:
+        """Take over trial ``number`` after its attempt ``attempt`` was lost: a new
+        attempt run by this session, or a failure once attempts are spent. None
+        when another process took it over first, or the policy is to fail."""
+        session = self.session
+        if self.recovery.policy == "fail" or attempt + 1 >= self.recovery.max_attempts:
+            spent = attempt + 1 >= self.recovery.max_attempts and self.recovery.policy != "fail"
+            note = f" after {attempt + 1} attempts" if spent else ""
+            with contextlib.suppress(TrialStateError):
+                self._end(number, TRIAL_FAILED, {"reason": f"lost{note}: {reason}"}, sync=False)
+            return None
+        data = {"attempt": attempt + 1, "reason": reason, "session": session.id}
+        event = Event(
+            TRIAL_REQUEUED, self.name, number, data, attempt_key(number, attempt + 1), time.time()
+        )
+        try:
+            self.storage.append([event])
+        except DuplicateEventError:
+            return None  # another process took it over
+        self.refresh()
+        record = self._state.trials[number]
+        if record.state.finished:
+            return None  # it ended meanwhile (a slow process was not lost after all)
+        session.outstanding.add(number)
+        session.touch()
+        key = RngKey(self.seed, number, PURPOSE_PROPOSE)
+        return Trial(self.name, number, record.config, key, attempt=attempt + 1)
 
     def tell(self, trial: Trial | int, values: Any) -> FrozenTrial:
         """Record the result of a trial.
@@ -378,22 +519,34 @@ class Study:
         current = self._state.trials[number]
         if current.state.finished:
             raise TrialStateError(f"trial {number} already ended ({current.state.value})")
+        session = self.session
+        data = {"session": session.id, "host": _HOST, "pid": os.getpid(), **data}
         event = Event(kind, self.name, number, data, ended_key(number), time.time())
         try:
             self.storage.append([event])
         except DuplicateEventError:
+            session.outstanding.discard(number)
             raise TrialStateError(f"trial {number} was already ended by another process") from None
+        session.outstanding.discard(number)
+        session.touch()
         if sync:
             self.refresh()
 
-    def _record(self, outcome: TrialOutcome) -> None:
-        timing = {"duration": outcome.duration, "cpu_time": outcome.cpu_time}
+    def _record(self, outcome: TrialOutcome, attempt: int = 0) -> Trial | None:
+        """Record what came of a trial; a trial to run again when its process was
+        lost and the policy requeues it."""
+        if outcome.lost:
+            return self._requeue(outcome.number, attempt, outcome.error or "process lost")
+        timing: dict[str, Any] = {"duration": outcome.duration, "cpu_time": outcome.cpu_time}
+        if outcome.pid is not None:
+            timing.update(host=outcome.host, pid=outcome.pid, peak_memory=outcome.peak_memory)
         if outcome.ok:
             data = {"values": dict(outcome.values), "extras": dict(outcome.extras), **timing}
             self._end(outcome.number, TRIAL_COMPLETED, data, sync=False)
         else:
             data = {"reason": outcome.error, "traceback": outcome.traceback, **timing}
             self._end(outcome.number, TRIAL_FAILED, data, sync=False)
+        return None
 
     # --- optimize --------------------------------------------------------------------
 
@@ -431,44 +584,65 @@ class Study:
         if executor is None:
             executor = self._default_executor(objective, workers, timeout)
         callbacks = list(callbacks)
-        running: set[int] = set()
+        running: dict[int, int] = {}  # trial number -> attempt, for trials in the executor
         started = time.monotonic()
         submitted = 0
         exhausted = False
         try:
             while True:
+                blocked = False
                 while len(running) < executor.capacity and not exhausted:
-                    if n_trials is not None and submitted >= n_trials:
-                        break
+                    new = n_trials is None or submitted < n_trials
                     if wall_time is not None and time.monotonic() - started >= wall_time:
                         break
-                    trial = self._ask(max_trials)
+                    trial = self._ask(max_trials, new=new)
+                    if trial is _Wait.BLOCKED:
+                        blocked = True
+                        break
                     if trial is None:
-                        exhausted = True
+                        exhausted = new  # nothing new to ask; lost trials are retaken below
                         break
                     executor.submit(trial.to_task())
-                    running.add(trial.number)
-                    submitted += 1
+                    running[trial.number] = trial.attempt
+                    if trial.attempt == 0:
+                        submitted += 1
                 if not running:
+                    if blocked:
+                        # Trials of other processes hold a deterministic study back:
+                        # wait for their results, or for them to be lost and retaken.
+                        time.sleep(_POLL)
+                        continue
                     break
                 for outcome in executor.results():
-                    running.discard(outcome.number)
-                    self._record(outcome)
+                    attempt = running.pop(outcome.number)
+                    try:
+                        again = self._record(outcome, attempt)
+                    except TrialStateError:
+                        continue  # taken over and ended by another process meanwhile
+                    if again is not None:
+                        executor.submit(again.to_task())
+                        running[again.number] = again.attempt
+                        continue
                     for callback in callbacks:
                         callback(self, outcome)
         except BaseException as exc:
-            reason = (
-                "interrupted" if isinstance(exc, KeyboardInterrupt) else f"driver error: {exc!r}"
-            )
-            for number in sorted(running):
-                # Already failing: keep the first error, record what we can.
-                with contextlib.suppress(Exception):
-                    self._end(
-                        number,
-                        TRIAL_FAILED,
-                        {"reason": reason, "traceback": tb.format_exc()},
-                        sync=False,
-                    )
+            if self.recovery.policy == "fail":
+                reason = (
+                    "interrupted"
+                    if isinstance(exc, KeyboardInterrupt)
+                    else f"driver error: {exc!r}"
+                )
+                for number in sorted(running):
+                    # Already failing: keep the first error, record what we can.
+                    with contextlib.suppress(Exception):
+                        self._end(
+                            number,
+                            TRIAL_FAILED,
+                            {"reason": reason, "traceback": tb.format_exc()},
+                            sync=False,
+                        )
+            # Under the requeue policy the trials stay running: closing the study
+            # ends the session, and the next run takes them over.
             raise
         finally:
             executor.close()
@@ -491,6 +665,9 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, {len(self._state.trials)} trials, {self.storage.url})"
+
+
+_HOST = socket.gethostname()
 
 
 def _check_name(name: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from hypertrail.seeding import PURPOSE_OBJECTIVE, RngKey
+from hypertrail.seeding import PURPOSE_OBJECTIVE, PURPOSE_PROPOSE, RngKey
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,6 +60,10 @@ class FrozenTrial:
         extras: other JSON values the objective returned besides the metrics.
         started, finished: wall-clock seconds (records only).
         cursor: the last event sequence number the optimizer had read.
+        duration, cpu_time: seconds of wall and CPU time of the run that ended it.
+        attempt: 0 for the first run; n after the trial was requeued n times.
+        session: the session (process) that runs or ran the last attempt.
+        host, pid: where the objective ran; peak_memory: its peak resident bytes.
     """
 
     number: int
@@ -77,6 +81,11 @@ class FrozenTrial:
     cursor: int = 0
     duration: float | None = None
     cpu_time: float | None = None
+    attempt: int = 0
+    session: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    peak_memory: int | None = None
 
     @property
     def value(self) -> float | None:
@@ -99,6 +108,11 @@ class FrozenTrial:
             "started": self.started,
             "finished": self.finished,
             "duration": self.duration,
+            "cpu_time": self.cpu_time,
+            "attempt": self.attempt,
+            "host": self.host,
+            "pid": self.pid,
+            "peak_memory": self.peak_memory,
         }
 
 
@@ -112,11 +126,22 @@ class Trial:
         ...     return (x - 0.3) ** 2 + noise
     """
 
-    def __init__(self, study: str, number: int, config: Mapping[str, Any], rng_key: RngKey) -> None:
+    def __init__(
+        self,
+        study: str,
+        number: int,
+        config: Mapping[str, Any],
+        rng_key: RngKey,
+        attempt: int = 0,
+    ) -> None:
         self.study = study
         self.number = number
+        self.attempt = attempt  # 0, or how many times the trial was requeued
         self.config: Mapping[str, Any] = MappingProxyType(dict(config))
-        self._key = RngKey(rng_key.seed, number, PURPOSE_OBJECTIVE)
+        # The objective's own stream: (study seed, trial number, "objective"), or
+        # another purpose for re-evaluations (reruns with new seeds).
+        purpose = PURPOSE_OBJECTIVE if rng_key.purpose == PURPOSE_PROPOSE else rng_key.purpose
+        self._key = RngKey(rng_key.seed, number, purpose)
         self._rng: np.random.Generator | None = None
 
     @property
@@ -144,6 +169,8 @@ class Trial:
             "number": self.number,
             "config": dict(self.config),
             "seed": self._key.seed,
+            "purpose": self._key.purpose,
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -152,7 +179,10 @@ class Trial:
             str(task["study"]),
             int(task["number"]),
             task["config"],
-            RngKey(int(task["seed"]), int(task["number"]), PURPOSE_OBJECTIVE),
+            RngKey(
+                int(task["seed"]), int(task["number"]), str(task.get("purpose", PURPOSE_OBJECTIVE))
+            ),
+            int(task.get("attempt", 0)),
         )
 
     def __repr__(self) -> str:

@@ -41,7 +41,12 @@ def test_two_processes_on_postgres(postgres_url: str, tmp_path: object) -> None:
     trials = Study.load("pg", log).trials
     assert [t.number for t in trials] == list(range(60))
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    seqs = [e.seq or 0 for e in log.read("pg")]
-    assert seqs == sorted(seqs) and len(seqs) == 1 + 2 * 60
+    events = log.read("pg")
+    seqs = [e.seq or 0 for e in events]
+    assert seqs == sorted(seqs)
+    assert sum(1 for e in events if e.kind.startswith("trial.")) == 2 * 60
+    # each process recorded where it ran, and ended its session cleanly
+    kinds = [e.kind for e in events]
+    assert kinds.count("session.started") == kinds.count("session.ended") == 2
     assert verify(log, "pg").ok
     log.close()

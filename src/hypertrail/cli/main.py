@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from hypertrail import __version__
+from hypertrail.cli.lock import lock
+from hypertrail.cli.portable import export_command, import_command
+from hypertrail.cli.replay import replay
+from hypertrail.cli.rerun import rerun
 from hypertrail.cli.run import run
+from hypertrail.cli.show import show
 from hypertrail.cli.status import status
 from hypertrail.cli.trials import trials
 from hypertrail.cli.validate import validate
@@ -23,6 +28,12 @@ cli.add_command(validate)
 cli.add_command(run)
 cli.add_command(status)
 cli.add_command(trials)
+cli.add_command(show)
+cli.add_command(replay)
+cli.add_command(lock)
+cli.add_command(rerun)
+cli.add_command(export_command)
+cli.add_command(import_command)
 
 
 def main() -> None:

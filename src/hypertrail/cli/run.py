@@ -14,31 +14,40 @@ __all__ = ["run"]
 @click.option("--workers", type=click.IntRange(min=1), help="Override the plan's workers.")
 @click.option("--trials", type=click.IntRange(min=1), help="Override the plan's trial budget.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--amend",
+    metavar="REASON",
+    help="Run a plan changed since `hypertrail lock`; the reason is recorded in the audit.",
+)
 @handle_errors
-def run(plan_file: str, workers: int | None, trials: int | None, progress: bool) -> None:
-    """Run the study of PLAN_FILE up to its budget; running again continues it."""
+def run(
+    plan_file: str, workers: int | None, trials: int | None, progress: bool, amend: str | None
+) -> None:
+    """Run the study of PLAN_FILE up to its budget; running again continues it, and
+    first takes over the trials a crashed or killed run left unfinished."""
+    from hypertrail.audit import check_plan
     from hypertrail.plan import load_plan
     from hypertrail.progress import ProgressBar
     from hypertrail.reporting.summary import print_summary
-    from hypertrail.study import Study
 
     plan = load_plan(plan_file)
     objective = plan.load_objective()
-    study = Study.create(
-        plan.name,
-        plan.space,
-        metrics=plan.metrics,
-        storage=plan.storage,
-        seed=plan.seed,
-        optimizer=plan.optimizer,
-        load_if_exists=True,
-        info={"plan_hash": plan.hash, "plan_file": plan.source},
-    )
+    study = plan.open_study()
+    try:
+        amended = check_plan(study, plan, amend)
+    except BaseException:
+        study.close()
+        raise
+    if amended:
+        click.echo(f"study {plan.name!r}: plan {amended}", err=True)
     with study:
         budget = trials or plan.budget.trials
         done_before = len(study.trials)
+        lost = study.lost_trials()
         click.echo(
-            f"study {plan.name!r} in {plan.storage}: {done_before} trials recorded, "
+            f"study {plan.name!r} in {plan.storage}: {done_before} trials recorded"
+            + (f" ({len(lost)} left unfinished by a lost run, taken over first)" if lost else "")
+            + ", "
             f"budget {budget if budget is not None else 'unbounded'} trials"
             + (f", {plan.budget.wall_time:g} s" if plan.budget.wall_time else ""),
             err=True,

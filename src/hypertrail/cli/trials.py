@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
@@ -22,41 +21,24 @@ __all__ = ["trials"]
 @handle_errors
 def trials(study_name: str, storage: str | None, fmt: str) -> None:
     """Print the trials of STUDY (a study name, or its plan file)."""
+    from hypertrail.portable import trial_rows, write_trials_csv
     from hypertrail.study import Study
 
     name, url = resolve_study(study_name, storage)
     with Study.load(name, url) as study:
         records = study.trials
-        metric_names = [m.name for m in study.metrics]
-        param_names = study.space.names
         if fmt == "json":
             click.echo(json.dumps([t.to_json() for t in records], indent=2))
             return
-        header = ["number", "state", *metric_names, *param_names, "duration", "reason", "error"]
-        rows = []
-        for t in records:
-            values = t.values or {}
-            rows.append(
-                [
-                    t.number,
-                    t.state.value,
-                    *[values.get(m, "") for m in metric_names],
-                    *[t.config.get(p, "") for p in param_names],
-                    "" if t.duration is None else f"{t.duration:.3f}",
-                    t.reason,
-                    t.error or "",
-                ]
-            )
         if fmt == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
+            write_trials_csv(study, sys.stdout)
             return
+        header, rows = trial_rows(study)
+        shown = header[:-3]  # the table leaves out duration, reason and error
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=f"{name}: {len(records)} trials")
-        shown = ["number", "state", *metric_names, *param_names]
         for column in shown:
             table.add_column(column, overflow="fold")
         for row in rows:

@@ -8,6 +8,8 @@ storage is written from one place per study run, whatever runs the objective.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +36,10 @@ class TrialOutcome:
     traceback: str | None = None
     duration: float = 0.0
     cpu_time: float = 0.0
+    lost: bool = False  # the process running it died: not the objective's verdict
+    pid: int | None = None
+    host: str | None = None
+    peak_memory: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +51,10 @@ class TrialOutcome:
             "traceback": self.traceback,
             "duration": self.duration,
             "cpu_time": self.cpu_time,
+            "lost": self.lost,
+            "pid": self.pid,
+            "host": self.host,
+            "peak_memory": self.peak_memory,
         }
 
     @classmethod
@@ -52,8 +62,10 @@ class TrialOutcome:
         return cls(**data)
 
     @classmethod
-    def failure(cls, number: int, error: str, duration: float = 0.0) -> TrialOutcome:
-        return cls(number, False, error=error, duration=duration)
+    def failure(
+        cls, number: int, error: str, duration: float = 0.0, lost: bool = False
+    ) -> TrialOutcome:
+        return cls(number, False, error=error, duration=duration, lost=lost)
 
 
 class Executor(Protocol):
@@ -149,35 +161,37 @@ def _describe(value: Any) -> str:
 def run_objective(
     objective: Objective, task: Mapping[str, Any], metrics: Sequence[Metric]
 ) -> TrialOutcome:
-    """Run one trial in this process; never raises for the objective's faults."""
+    """Run one trial in this process; never raises for the objective's faults.
+
+    Besides the result, records where it ran (host, process) and what it cost
+    (wall and CPU seconds, peak resident memory of the process during the trial).
+    """
+    from hypertrail.provenance.capture import peak_memory_bytes, reset_peak_memory
+
     trial = Trial.from_task(task)
+    reset_peak_memory()
     start_wall, start_cpu = time.perf_counter(), time.process_time()
+    values: dict[str, float] = {}
+    extras: dict[str, Any] = {}
+    error: str | None = None
+    trace: str | None = None
     try:
         result = objective(trial)
         values, extras = normalize_values(result, metrics)
     except ObjectiveError as exc:
-        return TrialOutcome(
-            trial.number,
-            False,
-            error=str(exc),
-            traceback=traceback.format_exc(),
-            duration=time.perf_counter() - start_wall,
-            cpu_time=time.process_time() - start_cpu,
-        )
+        error, trace = str(exc), traceback.format_exc()
     except Exception as exc:
-        return TrialOutcome(
-            trial.number,
-            False,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-            duration=time.perf_counter() - start_wall,
-            cpu_time=time.process_time() - start_cpu,
-        )
+        error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return TrialOutcome(
         trial.number,
-        True,
+        error is None,
         values=values,
         extras=extras,
+        error=error,
+        traceback=trace,
         duration=time.perf_counter() - start_wall,
         cpu_time=time.process_time() - start_cpu,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        peak_memory=peak_memory_bytes(),
     )

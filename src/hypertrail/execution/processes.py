@@ -138,7 +138,7 @@ class ProcessExecutor:
                     code = worker.process.exitcode
                     done.append(
                         TrialOutcome.failure(
-                            number, f"worker process died (exit code {code})", elapsed
+                            number, f"worker process died (exit code {code})", elapsed, lost=True
                         )
                     )
                     self._retire(worker)

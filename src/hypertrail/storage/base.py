@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hypertrail.errors import StorageError
 from hypertrail.storage.events import Event
 
-__all__ = ["STORAGE_SCHEMA_VERSION", "EventLog", "open_storage", "register_storage"]
+__all__ = [
+    "STORAGE_SCHEMA_VERSION",
+    "EventLog",
+    "LinkedAppend",
+    "Resolve",
+    "open_storage",
+    "register_storage",
+]
 
 STORAGE_SCHEMA_VERSION = 1
 
@@ -39,6 +46,29 @@ class EventLog(Protocol):
 
     def close(self) -> None:
         """Release connections; the log must not be used afterwards."""
+        ...
+
+
+Resolve = Callable[[int, Sequence[int]], Mapping[str, Any] | None]
+"""``resolve(i, seqs)``: the data to store for event ``i`` of a batch, given the
+sequence numbers already assigned to events ``0 .. i-1``; None keeps its data."""
+
+
+@runtime_checkable
+class LinkedAppend(Protocol):
+    """An event log that can store a batch whose events refer to each other's
+    sequence numbers (optional; the built-in storages have it).
+
+    Sequence numbers are assigned by the storage, so an event that must name the
+    number of an earlier event of the same atomic batch (the history cursor of an
+    imported ``trial.asked``, see :mod:`hypertrail.portable`) can only be completed
+    while the batch is being stored.
+    """
+
+    def append_linked(self, events: Sequence[Event], resolve: Resolve) -> list[int]:
+        """Like :meth:`EventLog.append` (atomic, all or nothing), but just before
+        ``events[i]`` is stored, ``resolve(i, seqs)`` may replace its data.
+        ``resolve`` must be pure: a storage may call it again when it retries."""
         ...
 
 

@@ -17,12 +17,20 @@ from typing import Any, Final
 
 __all__ = [
     "EVENT_SCHEMA_VERSION",
+    "PLAN_AMENDED",
+    "PLAN_LOCKED",
+    "RERUN_ENDED",
+    "SESSION_ENDED",
+    "SESSION_HEARTBEAT",
+    "SESSION_STARTED",
     "STUDY_CREATED",
     "TRIAL_ASKED",
     "TRIAL_COMPLETED",
     "TRIAL_FAILED",
+    "TRIAL_REQUEUED",
     "Event",
     "asked_key",
+    "attempt_key",
     "dumps",
     "ended_key",
     "loads",
@@ -34,6 +42,17 @@ STUDY_CREATED: Final = "study.created"
 TRIAL_ASKED: Final = "trial.asked"
 TRIAL_COMPLETED: Final = "trial.completed"
 TRIAL_FAILED: Final = "trial.failed"
+# A running trial whose process was lost, taken over to run again (same config, seed).
+TRIAL_REQUEUED: Final = "trial.requeued"
+# A process that asks, tells or runs trials: where it runs, and that it is alive.
+SESSION_STARTED: Final = "session.started"
+SESSION_HEARTBEAT: Final = "session.heartbeat"
+SESSION_ENDED: Final = "session.ended"
+# Preregistration: the plan's hash, and every later change with its reason.
+PLAN_LOCKED: Final = "plan.locked"
+PLAN_AMENDED: Final = "plan.amended"
+# One re-evaluation of a finished trial's configuration with a new seed.
+RERUN_ENDED: Final = "rerun.ended"
 
 
 def asked_key(number: int) -> str:
@@ -42,6 +61,11 @@ def asked_key(number: int) -> str:
 
 def ended_key(number: int) -> str:
     return f"trial:{number}:ended"
+
+
+def attempt_key(number: int, attempt: int) -> str:
+    """Key of the event that starts attempt ``attempt`` (>= 1) of a requeued trial."""
+    return f"trial:{number}:attempt:{attempt}"
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,8 @@ class Event:
         trial: the trial number it concerns, if any.
         data: JSON-ready payload.
         key: de-duplication key; unique per study when not None.
-        time: wall-clock seconds when appended (a record, never an input to decisions).
+        time: wall-clock seconds when appended: a record, never an input to a proposal
+            (only recovery reads it, to tell a silent process from a live one).
         seq: sequence number assigned by the storage; None before appending.
     """
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from hypertrail.errors import DuplicateEventError
+from hypertrail.storage.base import Resolve
 from hypertrail.storage.events import STUDY_CREATED, Event
 
 __all__ = ["MemoryEventLog"]
@@ -30,6 +32,9 @@ class MemoryEventLog:
         self._keys: set[tuple[str, str]] = set()
 
     def append(self, events: Sequence[Event]) -> list[int]:
+        return self.append_linked(events, _keep)
+
+    def append_linked(self, events: Sequence[Event], resolve: Resolve) -> list[int]:
         with self._lock:
             keys = [(e.study, e.key) for e in events if e.key is not None]
             for study, key in keys:
@@ -38,16 +43,25 @@ class MemoryEventLog:
             if len(set(keys)) != len(keys):
                 study, key = keys[0]
                 raise DuplicateEventError(study, key)
-            seqs = []
-            for event in events:
-                stored = event.with_seq(len(self._events) + 1)
-                if stored.time == 0.0:
-                    stored = Event(**{**stored.__dict__, "time": time.time()})
+            # Build the whole batch first, so a failing ``resolve`` stores nothing.
+            first = len(self._events) + 1
+            seqs: list[int] = []
+            batch: list[Event] = []
+            for i, event in enumerate(events):
+                data = resolve(i, seqs)
+                stored = replace(
+                    event,
+                    seq=first + i,
+                    data=event.data if data is None else data,
+                    time=event.time or time.time(),
+                )
+                batch.append(stored)
+                seqs.append(first + i)
+            for stored in batch:
                 self._events.append(stored)
-                self._by_study.setdefault(event.study, []).append(stored)
-                if event.key is not None:
-                    self._keys.add((event.study, event.key))
-                seqs.append(len(self._events))
+                self._by_study.setdefault(stored.study, []).append(stored)
+                if stored.key is not None:
+                    self._keys.add((stored.study, stored.key))
             return seqs
 
     def read(self, study: str, after: int = 0) -> list[Event]:
@@ -69,3 +83,7 @@ class MemoryEventLog:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _keep(index: int, seqs: Sequence[int]) -> None:
+    return None

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hypertrail.errors import DuplicateEventError, SchemaVersionError, StorageError
-from hypertrail.storage.base import STORAGE_SCHEMA_VERSION
+from hypertrail.storage.base import STORAGE_SCHEMA_VERSION, Resolve
 from hypertrail.storage.events import STUDY_CREATED, Event, dumps, loads
 
 __all__ = ["SQLEventLog"]
@@ -184,6 +184,12 @@ class SQLEventLog:
     # --- EventLog --------------------------------------------------------------------
 
     def append(self, events: Sequence[Event]) -> list[int]:
+        return self._append(events, None)
+
+    def append_linked(self, events: Sequence[Event], resolve: Resolve) -> list[int]:
+        return self._append(events, resolve)
+
+    def _append(self, events: Sequence[Event], resolve: Resolve | None) -> list[int]:
         if not events:
             return []
         rows = [
@@ -197,9 +203,11 @@ class SQLEventLog:
             }
             for e in events
         ]
-        return self._retry(lambda: self._append_rows(events, rows))
+        return self._retry(lambda: self._append_rows(events, rows, resolve))
 
-    def _append_rows(self, events: Sequence[Event], rows: list[dict[str, Any]]) -> list[int]:
+    def _append_rows(
+        self, events: Sequence[Event], rows: list[dict[str, Any]], resolve: Resolve | None
+    ) -> list[int]:
         import sqlalchemy as sa
         import sqlalchemy.exc as sa_exc
 
@@ -209,8 +217,12 @@ class SQLEventLog:
                 with conn.begin():
                     if not self._sqlite:
                         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK_ID})"))
-                    seqs = []
-                    for row in rows:
+                    seqs: list[int] = []
+                    for i, row in enumerate(rows):
+                        # Completed inside the transaction: it may name earlier seqs.
+                        data = resolve(i, seqs) if resolve is not None else None
+                        if data is not None:
+                            row = {**row, "data": dumps(data)}
                         key = conn.execute(self._insert, row).inserted_primary_key
                         assert key is not None
                         seqs.append(int(key[0]))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from hypertrail.errors import DuplicateEventError
-from hypertrail.storage.base import EventLog
+from hypertrail.storage.base import EventLog, LinkedAppend
 from hypertrail.storage.events import STUDY_CREATED, Event
 
 __all__ = ["EventLogConformance"]
@@ -81,6 +81,44 @@ class EventLogConformance:
             t.join()
         assert len(winners) == 1 and len(losers) == 7
         assert [e.data["by"] for e in log.read("s")] == winners
+
+    def test_linked_append_names_earlier_seqs(self, log: EventLog) -> None:
+        if not isinstance(log, LinkedAppend):
+            pytest.skip("this storage has no append_linked (optional)")
+        log.append([Event("other", "x")])
+        seen: list[list[int]] = []
+
+        def resolve(i: int, seqs: Sequence[int]) -> dict[str, int] | None:
+            seen.append(list(seqs))
+            return {"previous": seqs[-1]} if i else None
+
+        batch = [Event("k", "s", data={"i": i}, key=f"k{i}") for i in range(3)]
+        seqs = log.append_linked(batch, resolve)
+        assert seen[-1] == seqs[:2]
+        events = log.read("s")
+        assert [e.seq for e in events] == seqs
+        assert [dict(e.data) for e in events] == [
+            {"i": 0},
+            {"previous": seqs[0]},
+            {"previous": seqs[1]},
+        ]
+        assert [e.key for e in events] == ["k0", "k1", "k2"]
+
+    def test_linked_append_is_atomic(self, log: EventLog) -> None:
+        if not isinstance(log, LinkedAppend):
+            pytest.skip("this storage has no append_linked (optional)")
+
+        def fails(i: int, seqs: Sequence[int]) -> None:
+            if i == 1:
+                raise ValueError("cannot resolve")
+
+        with pytest.raises(ValueError, match="cannot resolve"):
+            log.append_linked([Event("k", "s"), Event("k", "s")], fails)
+        log.append([Event("x", "s", key="k")])
+        with pytest.raises(DuplicateEventError):
+            log.append_linked([Event("y", "s"), Event("x", "s", key="k")], lambda i, s: None)
+        assert [e.kind for e in log.read("s")] == ["x"], "a refused batch leaves nothing"
+        assert log.append_linked([], lambda i, s: None) == []
 
     def test_empty_append(self, log: EventLog) -> None:
         assert log.append([]) == []
