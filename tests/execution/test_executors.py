@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -115,3 +116,27 @@ def test_command_objective_in_a_study(space: Space) -> None:
     study.optimize(objective, n_trials=3, workers=2)
     assert all(t.state is TrialState.COMPLETE for t in study.trials)
     assert all(t.value == pytest.approx((t.config["x"] - 0.5) ** 2) for t in study.trials)
+
+
+def test_an_idle_worker_killed_between_trials_is_replaced(space: Space) -> None:
+    import signal
+
+    from hypertrail.execution.processes import ProcessExecutor
+    from hypertrail.trial import Metric
+
+    executor = ProcessExecutor(_objectives.noop, [Metric("value", "minimize")], 1)
+    try:
+        study = Study.create("s", space, optimizer="random")
+        first = study.ask()
+        executor.submit(first.to_task())
+        assert [o.ok for o in executor.results()] == [True]
+        victim = executor._workers[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=10)
+        second = study.ask()
+        executor.submit(second.to_task())  # no BrokenPipeError: a fresh worker runs it
+        outcomes = list(executor.results())
+        assert [(o.number, o.ok) for o in outcomes] == [(second.number, True)]
+        assert executor._workers[0].process.pid != victim.pid
+    finally:
+        executor.close()

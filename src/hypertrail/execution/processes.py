@@ -96,15 +96,27 @@ class ProcessExecutor:
         return _Worker(process, parent)
 
     def submit(self, task: Mapping[str, Any]) -> None:
-        idle = next((w for w in self._workers if w.task is None), None)
-        if idle is None:
-            if len(self._workers) >= self._n:
-                raise RuntimeError("all workers are busy")
-            idle = self._spawn()
-            self._workers.append(idle)
-        idle.task = task
-        idle.started = time.monotonic()
-        idle.conn.send(dict(task))
+        # An idle worker may have died since its last trial (killed, OOM): replace
+        # it rather than fail the driver on a broken pipe.
+        for _ in range(3):
+            idle = next((w for w in self._workers if w.task is None), None)
+            if idle is not None and not idle.process.is_alive():
+                self._retire(idle)
+                continue
+            if idle is None:
+                if len(self._workers) >= self._n:
+                    raise RuntimeError("all workers are busy")
+                idle = self._spawn()
+                self._workers.append(idle)
+            try:
+                idle.conn.send(dict(task))
+            except OSError:  # it died between the check and the send
+                self._retire(idle)
+                continue
+            idle.task = task
+            idle.started = time.monotonic()
+            return
+        raise RuntimeError("could not start a worker process for the trial")
 
     def _retire(self, worker: _Worker) -> None:
         if worker.process.is_alive():
