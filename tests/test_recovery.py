@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests import _objectives
@@ -198,10 +199,15 @@ def test_the_mode_of_a_study_cannot_change(sqlite_url: str) -> None:
     Study.create("d", SPACE, storage=sqlite_url, load_if_exists=True, deterministic=4).close()
 
 
-@pytest.mark.parametrize("optimizer", ["random", "sobol", "tpe", "gp", "cmaes", "evolution"])
+HYBRID_EARLY = {"name": "hybrid", "min_sweep": 4, "patience": 1}  # reaches stage 2 in 14
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["random", "sobol", "tpe", "gp", "cmaes", "evolution", HYBRID_EARLY]
+)
 @pytest.mark.parametrize("deterministic", [False, True])
 def test_replay_passes_for_every_optimizer_with_four_workers(
-    optimizer: str, deterministic: bool, sqlite_url: str
+    optimizer: Any, deterministic: bool, sqlite_url: str
 ) -> None:
     study = Study.create(
         "r",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache, partial
 
-from benchmarks.suite import synthetic, tuning
+from benchmarks.suite import tuning
 from benchmarks.suite.coco import COCO_PROBLEMS, coco_problem
-from benchmarks.suite.problem import Problem
+
+from hypertrail.benchmarks import synthetic
+from hypertrail.benchmarks.problem import Problem
 
 __all__ = ["PROBLEM_NAMES", "get_problem", "select_problems"]
 

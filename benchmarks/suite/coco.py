@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from benchmarks.suite.problem import Problem
 
 from hypertrail import Float, Int, Space
+from hypertrail.benchmarks.problem import Problem
 
 __all__ = ["COCO_PROBLEMS", "CocoSpec", "coco_problem", "verify"]
 

@@ -9,20 +9,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from hypertrail.analysis.statistics import BOOTSTRAP_RESAMPLES, bootstrap_ci
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
-    "BOOTSTRAP_SEED",
     "Summary",
-    "bootstrap_ci",
     "normalized_regret",
     "render",
     "summarize",
 ]
 
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 12345
 REFERENCE_OPTIMIZER = "optuna-tpe"
 
 
@@ -30,18 +26,6 @@ def normalized_regret(best: float, optimum: float, reference: float) -> float:
     """``(best - optimum) / (reference - optimum)``, floored at 0 (rounding below an
     exact optimum is not progress)."""
     return max((best - optimum) / (reference - optimum), 0.0)
-
-
-def bootstrap_ci(values: Sequence[float]) -> tuple[float, float]:
-    """95 % percentile interval of the mean, resampling seeds (fixed generator)."""
-    data = np.asarray(values, dtype=float)
-    if len(data) < 2:
-        return (float(data.mean()), float(data.mean()))
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    idx = rng.integers(0, len(data), size=(BOOTSTRAP_RESAMPLES, len(data)))
-    means = data[idx].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 @dataclass

@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a file: make ``benchmarks`` importable
 from benchmarks.common import ROOT, cpu_model, git_revision, package_version, update_section
 from benchmarks.suite import report
 from benchmarks.suite.catalog import get_problem, select_problems
+from benchmarks.suite.hybrid import hybrid_section
 from benchmarks.suite.overhead import OVERHEAD_PAIRS, measure_pair
 from benchmarks.suite.reference import (
     KNOWN_BEST,
@@ -414,8 +415,13 @@ def _report(
         overhead=overhead,
         meta=header,
     )
+    hybrid = hybrid_section(summary, jobs, optima, references, args.doc.parent / "img", "img/")
     if not args.no_doc:
         update_section(args.doc, "quality", section)
+        if hybrid is not None:
+            update_section(args.doc, "hybrid", hybrid)
+    elif hybrid is not None:
+        print(hybrid)
     print()
     print(section)
     if not args.no_doc:

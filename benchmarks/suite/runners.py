@@ -21,6 +21,8 @@ from typing import Any
 from benchmarks.suite.adapter import suggest_config
 from benchmarks.suite.catalog import get_problem
 
+from hypertrail.analysis.statistics import best_so_far
+
 __all__ = [
     "OPTUNA_SAMPLERS",
     "OptimizerSpec",
@@ -141,16 +143,6 @@ def worker_init() -> None:
     except ImportError:  # pragma: no cover - depends on the environment
         return
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
-def best_so_far(values: list[float | None]) -> list[float | None]:
-    out: list[float | None] = []
-    best: float | None = None
-    for v in values:
-        if v is not None and math.isfinite(v) and (best is None or v < best):
-            best = v
-        out.append(best)
-    return out
 
 
 def _run_hypertrail(

@@ -22,9 +22,9 @@ from types import ModuleType
 from typing import Any, cast
 
 import numpy as np
-from benchmarks.suite.problem import Problem
 
 from hypertrail import Categorical, Fixed, Float, Int, Space, Trial, load_space
+from hypertrail.benchmarks.problem import Problem
 
 __all__ = ["MLP_EPOCHS", "gb_wine", "mlp_digits", "svc_breast_cancer"]
 

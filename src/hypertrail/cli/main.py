@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hypertrail import __version__
+from hypertrail.cli.compare import compare
 from hypertrail.cli.lock import lock
 from hypertrail.cli.portable import export_command, import_command
 from hypertrail.cli.replay import replay
@@ -34,6 +35,7 @@ cli.add_command(lock)
 cli.add_command(rerun)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(compare)
 
 
 def main() -> None:

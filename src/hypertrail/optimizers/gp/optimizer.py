@@ -21,8 +21,8 @@ One proposal:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -40,7 +40,13 @@ if TYPE_CHECKING:
     from hypertrail.history import History
     from hypertrail.space.space import Space
 
-__all__ = ["GPOptimizer", "robust_standardize"]
+__all__ = [
+    "GPOptimizer",
+    "Surrogate",
+    "robust_standardize",
+    "sample_within",
+    "single_threaded_blas",
+]
 
 
 def robust_standardize(y: np.ndarray) -> np.ndarray:
@@ -64,7 +70,7 @@ def robust_standardize(y: np.ndarray) -> np.ndarray:
 _CONTROLLER: Any = None
 
 
-def _single_threaded_blas() -> Any:
+def single_threaded_blas() -> Any:
     """A context limiting BLAS to one thread (the controller is built once)."""
     global _CONTROLLER
     from threadpoolctl import ThreadpoolController
@@ -148,12 +154,23 @@ class GPOptimizer:
             ]
         # The matrices are small (a few hundred rows): BLAS threads only add
         # synchronization, and on a busy machine their spinning costs 10-100x.
-        with _single_threaded_blas():
+        with single_threaded_blas():
             return self._propose_with_model(space, history, rng, n)
 
     def _propose_with_model(
         self, space: Space, history: History, rng: np.random.Generator, n: int
     ) -> list[Proposal]:
+        surrogate = self.fit(space, history)
+        out = []
+        for _ in range(n):
+            config, score = self.maximize(space, surrogate, rng)
+            out.append(Proposal(config, f"GP logEI={score:.3g}"))
+            surrogate = surrogate.believe(config)
+        return out
+
+    def fit(self, space: Space, history: History) -> Surrogate:
+        """The GP of ``history`` (complete and failed trials), with running trials as
+        fantasies at its mean. Needs at least one complete trial."""
         features = Features.of(space)
         trials, y = self._observations(history)
         y_t = robust_standardize(y)
@@ -163,40 +180,43 @@ class GPOptimizer:
         if running:
             xp = self._encode(space, features, running)
             gp = gp.condition_on(xp, gp.predict(xp)[0])
-        best = float(np.min(y_t))
         taken = {tuple(t.config.items()) for t in history.trials}
-        out = []
-        for _ in range(n):
-            config, score = self._maximize(space, features, gp, best, trials, y_t, taken, rng)
-            out.append(Proposal(config, f"GP logEI={score:.3g}"))
-            taken.add(tuple(config.items()))
-            xc = features.encode(config)[None, :]
-            gp = gp.condition_on(xc, gp.predict(xc)[0])
-        return out
+        return Surrogate(features, gp, float(np.min(y_t)), trials, y_t, taken)
 
-    def _maximize(
+    def maximize(
         self,
         space: Space,
-        features: Features,
-        gp: GaussianProcess,
-        best: float,
-        trials: list[FrozenTrial],
-        y_t: np.ndarray,
-        taken: set[tuple[tuple[str, Any], ...]],
+        surrogate: Surrogate,
         rng: np.random.Generator,
+        frozen: Mapping[str, Any] | None = None,
+        effort: float = 1.0,
     ) -> tuple[dict[str, Any], float]:
-        def score(configs: list[dict[str, Any]]) -> np.ndarray:
-            mean, var = gp.predict(features.encode_all(configs))
-            values = log_ei(mean, var, best)
-            for i, c in enumerate(configs):
-                if tuple(c.items()) in taken:
-                    values[i] = -np.inf
-            return values
+        """The configuration of highest log EI, and its score.
 
-        candidates = [space.sample(rng) for _ in range(self.n_random)]
+        ``frozen`` pins parameters (a structure): candidates keep those values and
+        only the other active parameters move; incumbents of other structures lend
+        their free values as starting points. ``effort`` scales the number of
+        random candidates (a hybrid search splits one acquisition over several
+        structures).
+        """
+        trials, y_t = surrogate.trials, surrogate.y_t
+        pinned = frozenset(frozen or ())
+        score = surrogate.score
+
+        def draw() -> dict[str, Any]:
+            if frozen is None:
+                return space.sample(rng)
+            return sample_within(space, frozen, rng)
+
+        n_random = max(16, int(self.n_random * effort))
+        candidates = [draw() for _ in range(n_random)]
         for i in np.argsort(y_t, kind="stable")[:5]:
             incumbent = dict(trials[int(i)].config)
-            candidates.extend(self._neighbour(space, incumbent, rng, 0.1) for _ in range(16))
+            if frozen is not None:
+                incumbent = space.complete({**incumbent, **frozen}, rng)
+            candidates.extend(
+                self._neighbour(space, incumbent, rng, 0.1, pinned) for _ in range(16)
+            )
         scores = score(candidates)
         order = np.argsort(-scores, kind="stable")
         best_config, best_score = candidates[int(order[0])], float(scores[order[0]])
@@ -205,7 +225,8 @@ class GPOptimizer:
             step = 0.2
             for _ in range(self.n_local_steps):
                 moves = [
-                    self._neighbour(space, current, rng, step) for _ in range(self.n_neighbours)
+                    self._neighbour(space, current, rng, step, pinned)
+                    for _ in range(self.n_neighbours)
                 ]
                 move_scores = score(moves)
                 j = int(np.argmax(move_scores))
@@ -216,14 +237,18 @@ class GPOptimizer:
             if current_score > best_score:
                 best_config, best_score = current, current_score
         if not math.isfinite(best_score):  # everything scored is already taken
-            return space.sample(rng), best_score
+            return draw(), best_score
         return space.canonical(best_config), best_score
 
     @staticmethod
     def _neighbour(
-        space: Space, config: dict[str, Any], rng: np.random.Generator, step: float
+        space: Space,
+        config: dict[str, Any],
+        rng: np.random.Generator,
+        step: float,
+        pinned: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
-        active = [p for p in space.dimensions if p.name in config]
+        active = [p for p in space.dimensions if p.name in config and p.name not in pinned]
         if not active:
             return space.sample(rng)
         for _ in range(10):
@@ -255,3 +280,43 @@ class GPOptimizer:
             if space.is_feasible(candidate):
                 return candidate
         return dict(config)
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A fitted GP and what its acquisition needs: the incumbents and the configs taken."""
+
+    features: Features
+    gp: GaussianProcess
+    best: float
+    trials: list[FrozenTrial]
+    y_t: np.ndarray
+    taken: set[tuple[tuple[str, Any], ...]]
+
+    def score(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """log EI of each configuration; -inf for one already asked."""
+        mean, var = self.gp.predict(self.features.encode_all(configs))
+        values = log_ei(mean, var, self.best)
+        for i, c in enumerate(configs):
+            if tuple(c.items()) in self.taken:
+                values[i] = -np.inf
+        return values
+
+    def believe(self, config: Mapping[str, Any]) -> Surrogate:
+        """The surrogate with ``config`` pending at the model's mean (kriging believer)."""
+        xc = self.features.encode(config)[None, :]
+        gp = self.gp.condition_on(xc, self.gp.predict(xc)[0])
+        return replace(self, gp=gp, taken=self.taken | {tuple(config.items())})
+
+
+def sample_within(
+    space: Space, frozen: Mapping[str, Any], rng: np.random.Generator, tries: int = 20
+) -> dict[str, Any]:
+    """A random configuration keeping ``frozen``'s values (its structure), feasible
+    when one is found in ``tries`` draws."""
+    config = space.complete(frozen, rng)
+    for _ in range(tries - 1):
+        if space.is_feasible(config):
+            break
+        config = space.complete(frozen, rng)
+    return config

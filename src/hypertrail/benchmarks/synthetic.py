@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from benchmarks.suite.problem import Problem
 
 from hypertrail import Categorical, Float, Int, Space
+from hypertrail.benchmarks.problem import Problem
 
 __all__ = [
     "BRANIN_OPTIMUM",

@@ -22,7 +22,7 @@ class Problem:
         name: unique key, used on the command line and in result files.
         family: one of :data:`FAMILIES`.
         space: the hypertrail search space; Optuna gets the same one through
-            :mod:`benchmarks.suite.adapter`.
+            the adapter in the repository's `benchmarks/suite/adapter.py`.
         evaluate: config (active parameters only) -> loss to minimize; deterministic.
         optimum: the exact minimum, or ``None`` when it is only known empirically
             (then ``data/known_best.json`` holds the best value ever seen).

@@ -1,0 +1,9 @@
+"""Analysis of studies: statistics across seeds and comparisons of optimizers.
+
+Pure functions over a study's data; SciPy is imported inside the functions that
+need it, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,117 @@
+"""The split of a space into its structure and its numbers.
+
+Structure is what changes the shape of a model or a pipeline: categorical choices,
+ordinal sequences, small integer ranges (depths, counts), and every parameter a
+condition reads (it switches others on or off). Numbers are the rest: continuous
+ranges and wide integer ranges, which a model-based optimizer polishes well.
+
+The hybrid optimizer and its ablations (:mod:`hypertrail.optimizers.ablations`)
+share this split; plans can override it with name patterns (``fnmatch`` style, so
+``layers.*.activation`` names every copy of a block parameter).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hypertrail.errors import OptimizerError
+from hypertrail.space.params import Categorical
+
+if TYPE_CHECKING:
+    from hypertrail.space.space import Param, Space
+
+__all__ = ["Split", "structure_key"]
+
+StructureKey = tuple[tuple[str, Any], ...]
+
+
+def structure_key(structure: Mapping[str, Any]) -> StructureKey:
+    """A hashable identity of a structure (names in space order, as given)."""
+    return tuple(structure.items())
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which searched parameters are structural and which numeric.
+
+    Example:
+        >>> from hypertrail import Categorical, Float, Int, Space
+        >>> space = Space({"act": Categorical(["relu", "tanh"]), "depth": Int(1, 4),
+        ...                "lr": Float(1e-4, 1e-1, log=True), "width": Int(16, 512)})
+        >>> split = Split.of(space)
+        >>> split.structure, split.numeric
+        (('act', 'depth'), ('lr', 'width'))
+    """
+
+    structure: tuple[str, ...]
+    numeric: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        space: Space,
+        structure_params: Sequence[str] = (),
+        numeric_params: Sequence[str] = (),
+        small_int: int = 8,
+    ) -> Split:
+        """The automatic split, with explicit patterns taking precedence.
+
+        Raises:
+            OptimizerError: a pattern matches no parameter, or one parameter is
+                named by both lists.
+        """
+        names = [p.name for p in space.dimensions]
+        for option, patterns in (
+            ("structure_params", structure_params),
+            ("numeric_params", numeric_params),
+        ):
+            for pattern in patterns:
+                if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                    raise OptimizerError(
+                        f"{option}: {pattern!r} matches no searched parameter; "
+                        f"parameters: {', '.join(names)}"
+                    )
+        both = [n for n in names if _matches(n, structure_params) and _matches(n, numeric_params)]
+        if both:
+            raise OptimizerError(f"parameters named both structural and numeric: {', '.join(both)}")
+        readers: set[str] = set()
+        for param in space.params:
+            if param.condition is not None:
+                readers |= param.condition.names
+        structure: list[str] = []
+        numeric: list[str] = []
+        for param in space.dimensions:
+            if _matches(param.name, structure_params):
+                is_structure = True
+            elif _matches(param.name, numeric_params):
+                is_structure = False
+            else:
+                is_structure = _is_structural(param, readers, small_int)
+            (structure if is_structure else numeric).append(param.name)
+        return cls(tuple(structure), tuple(numeric))
+
+    def structure_of(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The structural values of ``config`` (active ones only)."""
+        return {n: config[n] for n in self.structure if n in config}
+
+    def key(self, config: Mapping[str, Any]) -> StructureKey:
+        return structure_key(self.structure_of(config))
+
+    def describe(self, structure: Mapping[str, Any], limit: int = 60) -> str:
+        """A short text of a structure for proposal reasons."""
+        text = ",".join(f"{k}={v}" for k, v in structure.items()) or "-"
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_structural(param: Param, readers: set[str], small_int: int) -> bool:
+    if param.name in readers or isinstance(param.domain, Categorical):
+        return True  # categorical includes ordinal (a subclass)
+    card = param.domain.cardinality()
+    return card is not None and card <= small_int

@@ -1,0 +1,169 @@
+"""``hypertrail compare``: identical budgets and seeds, stored studies, tables, tests, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from hypertrail.analysis.compare import Comparison, RunRecord, Target, compare
+from hypertrail.analysis.statistics import holm, paired_tests
+from hypertrail.cli.main import cli
+from hypertrail.replay import verify
+from hypertrail.reporting.plots import anytime_bands
+from hypertrail.storage import open_storage
+from hypertrail.trial import Metric
+
+
+def _plan(tmp_path: Path) -> Path:
+    (tmp_path / "quad_objective.py").write_text(
+        textwrap.dedent(
+            """
+            import math
+
+            def evaluate(trial):
+                c = trial.config
+                penalty = {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
+                return {"score": -((c["x"] - 0.3) ** 2) - penalty - 0.1 * abs(c["n"] - 2)}
+            """
+        )
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        textwrap.dedent(
+            """
+            name: quad
+            seed: 1
+            space:
+              params:
+                kind: {type: categorical, choices: [c, b, a]}
+                n: {type: int, low: 0, high: 4}
+                x: {type: float, low: -2.0, high: 2.0}
+            objective: quad_objective:evaluate
+            metrics: {score: maximize}
+            budget: {trials: 10}
+            """
+        )
+    )
+    return plan
+
+
+def test_compare_a_plan_writes_tables_plots_and_replayable_studies(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(plan),
+            "--optimizers",
+            "hybrid,random,structure-only,numeric-only",
+            "--seeds",
+            "3",
+            "--budget",
+            "14",
+            "--jobs",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "quad-compare"
+    data = json.loads((folder / "comparison.json").read_text())
+    assert data["budget"] == 14 and data["seeds"] == [0, 1, 2]
+    assert [r["optimizer"] for r in data["summary"]] == [
+        "hybrid",
+        "random",
+        "structure-only",
+        "numeric-only",
+    ]
+    assert len(data["runs"]) == 12 and all(len(r["losses"]) == 14 for r in data["runs"])
+    assert len(data["tests"]) == 6
+    # a maximized metric is reported in its own direction
+    best = max(r["final_max"] for r in data["summary"])
+    assert best <= 0.0 and all(r["final_mean"] <= r["final_max"] for r in data["summary"])
+    page = (folder / "comparison.html").read_text()
+    assert "plotly" in page.lower() and "Pairwise tests" in page and "hybrid" in page
+    markdown = (folder / "comparison.md").read_text()
+    assert "| hybrid |" in markdown and "Holm" in markdown
+    # every run is a stored study that replays
+    url = f"sqlite:///{tmp_path / 'quad-compare.db'}"
+    log = open_storage(url)
+    try:
+        for run in data["runs"]:
+            assert verify(log, run["study"]).ok
+    finally:
+        log.close()
+    # running again continues (nothing to do) and gives the same numbers
+    again = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(plan),
+            "--optimizers",
+            "hybrid,random,structure-only,numeric-only",
+            "--seeds",
+            "3",
+            "--budget",
+            "14",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads((folder / "comparison.json").read_text())["summary"] == data["summary"]
+
+
+def test_compare_refuses_bad_input_before_any_run(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    bad = CliRunner().invoke(cli, ["compare", str(plan), "--optimizers", "hybrid,gpp,hybrid"])
+    assert bad.exit_code == 2
+    assert "optimizers[1]" in bad.output and "gpp" in bad.output
+    assert "listed twice" in bad.output
+    assert not (tmp_path / "quad-compare.db").exists()
+    neither = CliRunner().invoke(cli, ["compare"])
+    assert neither.exit_code == 2 and "PLAN_FILE or --problem" in neither.output
+    unknown = CliRunner().invoke(cli, ["compare", "--problem", "nope"])
+    assert unknown.exit_code == 2 and "jenatton" in unknown.output
+    seeds = CliRunner().invoke(cli, ["compare", str(plan), "--seeds", "x"])
+    assert seeds.exit_code == 2
+
+
+def test_compare_a_packaged_problem_from_python(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    result = compare(
+        Target.problem("mixed_branin"), ["gp", "random"], seeds=range(6), budget=20, storage=url
+    )
+    rows = {r["optimizer"]: r for r in result.rows()}
+    assert rows["gp"]["regret_mean"] < rows["random"]["regret_mean"]
+    assert rows["gp"]["mean_rank"] < rows["random"]["mean_rank"]
+    assert rows["gp"]["evaluations"] == 120 and rows["gp"]["cpu_time"] > 0
+    (test,) = result.tests()
+    assert test.n == 6 and test.better == "gp"
+
+
+def _record(optimizer: str, seed: int, losses: list[float | None]) -> RunRecord:
+    return RunRecord(optimizer, seed, f"s-{optimizer}-{seed}", tuple(losses), len(losses), 0, 1, 1)
+
+
+def test_statistics_of_a_comparison_by_hand() -> None:
+    runs = [_record("a", s, [5.0, None, 1.0 + 0.5 * s]) for s in range(8)]
+    runs += [_record("b", s, [9.0, 8.0, 2.0 + 0.5 * s]) for s in range(8)]
+    c = Comparison(
+        "t", Metric("loss", "minimize"), ("a", "b"), tuple(range(8)), 3, "memory", None, tuple(runs)
+    )
+    rows = {r["optimizer"]: r for r in c.rows()}
+    assert rows["a"]["final_mean"] == 2.75 and rows["b"]["final_mean"] == 3.75
+    # the AUC fills the failed second trial with the best so far: (5 + 5 + (1 + s/2)) / 3
+    assert math.isclose(rows["a"]["auc_mean"], np.mean([(11 + 0.5 * s) / 3 for s in range(8)]))
+    assert rows["a"]["mean_rank"] == 1.0 and rows["b"]["mean_rank"] == 2.0
+    (test,) = c.tests()
+    assert test.better == "a" and test.p < 0.01
+    bands = anytime_bands(c.curves())
+    assert bands[0].mean == [5.0, 5.0, 2.75] and bands[0].low[2] <= 2.75 <= bands[0].high[2]
+
+
+def test_holm_and_ties() -> None:
+    assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
+    tie = paired_tests(["x", "y"], np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]))
+    assert tie[0].p == 1.0 and tie[0].better is None
