@@ -128,6 +128,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file to update")
     parser.add_argument("--no-doc", action="store_true", help="print the section only")
     parser.add_argument(
+        "--doc-sections",
+        default="quality,hybrid",
+        help="sections of the doc to rewrite: quality, hybrid or both (default both)",
+    )
+    parser.add_argument(
         "--no-known-best-update",
         action="store_true",
         help="do not lower data/known_best.json with values found by this run",
@@ -415,10 +420,15 @@ def _report(
         overhead=overhead,
         meta=header,
     )
-    hybrid = hybrid_section(summary, jobs, optima, references, args.doc.parent / "img", "img/")
+    command = "python -m benchmarks.suite.run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    hybrid = hybrid_section(
+        summary, jobs, optima, references, args.doc.parent / "img", "img/", command
+    )
+    sections = {x.strip() for x in args.doc_sections.split(",")}
     if not args.no_doc:
-        update_section(args.doc, "quality", section)
-        if hybrid is not None:
+        if "quality" in sections:
+            update_section(args.doc, "quality", section)
+        if hybrid is not None and "hybrid" in sections:
             update_section(args.doc, "hybrid", hybrid)
     elif hybrid is not None:
         print(hybrid)

@@ -225,6 +225,8 @@ class Hybrid:
         small_int: integer ranges with at most this many values count as structure.
         min_sweep, max_sweep, patience: when the sweep ends (see the module doc).
         explore_floor: least probability of each arm.
+        explore_share: the exploring arm's share when both arms return the same gain
+            per cost (the allocator's prior); evidence moves it.
         window: recent trials per arm that set the allocator's rates.
         top_structures: structures the GP refinement considers.
         explore_candidates: structure proposals scored per exploring step.
@@ -247,6 +249,7 @@ class Hybrid:
     max_sweep: int = 16
     patience: int = 4
     explore_floor: float = 0.1
+    explore_share: float = 0.25
     window: int = 10
     top_structures: int = 3
     explore_candidates: int = 6
@@ -267,6 +270,8 @@ class Hybrid:
             raise ValueError("max_sweep must be at least min_sweep")
         if not isinstance(self.cost, str) or not self.cost:
             raise ValueError("cost must be 'trials', 'wall_time' or the name of a value")
+        if not 0.0 < self.explore_share < 1.0:
+            raise ValueError("explore_share must be within (0, 1)")
         if not 0.0 <= self.transplant <= 1.0:
             raise ValueError("transplant must be a probability")
         if not 0.0 <= self.explore_floor <= 0.5:
@@ -324,7 +329,8 @@ class Hybrid:
 
         stats = self._arm_stats(history)
         rates = {arm: s.rate for arm, s in stats.items()}
-        p_explore = rates[EXPLORE] / (rates[EXPLORE] + rates[REFINE])
+        weighted = self.explore_share * rates[EXPLORE]
+        p_explore = weighted / (weighted + (1.0 - self.explore_share) * rates[REFINE])
         p_explore = min(max(p_explore, self.explore_floor), 1.0 - self.explore_floor)
         gp = self._numeric_engine if isinstance(self._numeric_engine, GPOptimizer) else None
         out: list[Proposal] = []
