@@ -435,7 +435,8 @@ def _report(
     print()
     print(section)
     if not args.no_doc:
-        print(f"\nwrote the quality section of {args.doc}")
+        written = [x for x in ("quality", "hybrid") if x in sections]
+        print(f"\nwrote the {' and '.join(written)} section(s) of {args.doc}")
     return 1 if summary.errors else 0
 
 

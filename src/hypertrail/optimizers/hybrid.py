@@ -249,12 +249,12 @@ class Hybrid:
     max_sweep: int = 16
     patience: int = 4
     explore_floor: float = 0.1
-    explore_share: float = 0.25
+    explore_share: float = 0.4
     window: int = 10
     top_structures: int = 3
     explore_candidates: int = 6
     cost: str = "trials"
-    transplant: float = 0.5
+    transplant: float = 1.0
     _structure_engine: Optimizer = field(init=False, repr=False, compare=False)
     _numeric_engine: Optimizer = field(init=False, repr=False, compare=False)
 
@@ -263,9 +263,10 @@ class Hybrid:
             value = getattr(self, option)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{option} must be a positive integer, got {value!r}")
-        for option in ("top_structures", "explore_candidates"):
-            if not isinstance(getattr(self, option), int) or getattr(self, option) < 1:
-                raise ValueError(f"{option} must be a positive integer")
+        if not isinstance(self.explore_candidates, int) or self.explore_candidates < 1:
+            raise ValueError("explore_candidates must be a positive integer")
+        if not isinstance(self.top_structures, int) or self.top_structures < 0:
+            raise ValueError("top_structures must be a non-negative integer")
         if self.max_sweep < self.min_sweep:
             raise ValueError("max_sweep must be at least min_sweep")
         if not isinstance(self.cost, str) or not self.cost:
