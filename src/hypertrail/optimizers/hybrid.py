@@ -28,8 +28,12 @@ stages, both decided from the history alone so that every proposal replays:
    per unit of cost each arm returned over its last ``window`` trials (the gain over
    the best value known before the trial, in units of the spread of values, divided
    by the trial's cost relative to the median: one per trial by default, or its wall
-   time, or a cost the objective reports; see ``cost``), with a floor of
-   ``explore_floor`` on exploring and on refining.
+   time, or a cost the objective reports; see ``cost``), weighted by a prior share
+   of exploring (``explore_share``: with equal returns, that is the probability),
+   with a floor of ``explore_floor`` on exploring and on refining.
+
+The defaults (``explore_share`` 0.4, ``transplant`` 1.0, ``top_structures`` 3) were
+chosen on the benchmark suite (``docs/benchmarks.md``, hybrid section).
 
 Every proposal records its decision in its ``extras`` under ``"hybrid"`` (stage, arm,
 probability, the recent evidence of each arm, the structure), which land in the
