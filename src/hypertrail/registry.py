@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from hypertrail.errors import ConfigError, Issue
+from hypertrail.errors import ConfigError, Issue, OptimizerError
 
 __all__ = ["Registry", "build_from_spec"]
 
@@ -99,7 +99,7 @@ def build_from_spec(registry: Registry[T], spec: Any, path: str) -> tuple[T, dic
         raise ConfigError(issues)
     try:
         instance = cls(**options)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OptimizerError) as exc:
         message = f"bad options for {registry.what} {name!r}: {exc}"
         raise ConfigError([Issue(path, message)]) from exc
     return instance, {"name": name, **options}

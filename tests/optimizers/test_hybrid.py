@@ -264,3 +264,28 @@ def test_wall_time_or_reported_cost_divides_the_gain() -> None:
     assert by_clock["refine"].rate > 2 * by_clock["explore"].rate
     by_gpu = Hybrid(cost="gpu_hours")._arm_stats(history)
     assert by_gpu["explore"].rate > 2 * by_gpu["refine"].rate
+
+
+def test_engines_are_swapped_from_a_plan_and_bad_ones_named_there(tmp_path: Any) -> None:
+    from hypertrail.errors import ConfigError
+    from hypertrail.plan import plan_from_dict
+
+    base = {
+        "name": "p",
+        "space": {
+            "params": {
+                "k": {"type": "categorical", "choices": ["a", "b"]},
+                "x": {"type": "float", "low": 0.0, "high": 1.0},
+            }
+        },
+        "objective": {"command": "echo {x}"},
+        "metrics": {"loss": "minimize"},
+        "budget": {"trials": 3},
+    }
+    good = {"name": "hybrid", "structure": "evolution", "numeric": "cmaes"}
+    plan = plan_from_dict({**base, "optimizer": good}, tmp_path)
+    assert plan.optimizer == good
+    with pytest.raises(ConfigError) as bad:
+        plan_from_dict({**base, "optimizer": {"name": "hybrid", "numeric": "gpp"}}, tmp_path)
+    (issue,) = bad.value.issues
+    assert issue.path == "optimizer" and "numeric: unknown optimizer 'gpp'" in issue.message
