@@ -127,7 +127,8 @@ def test_sweep_ends_on_a_stall_not_a_count() -> None:
 
 
 def test_decisions_are_recorded_with_their_evidence() -> None:
-    study = Study.create("s", _nas_space(), metrics="loss", optimizer="hybrid", seed=3)
+    optimizer = {"name": "hybrid", "top_structures": 2}  # pinned searches too
+    study = Study.create("s", _nas_space(), metrics="loss", optimizer=optimizer, seed=3)
     study.optimize(lambda t: _loss(dict(t.config)), n_trials=40)
     reasons = [t.reason for t in study.trials]
     assert reasons[0].startswith("hybrid sweep")

@@ -10,13 +10,14 @@ stages, both decided from the history alone so that every proposal replays:
    observed range for ``patience`` trials in a row; ``max_sweep`` caps it.
 2. **Explore or refine.** Each proposal plays one of two arms.
 
-   * *refine*: the numeric engine polishes the numbers of a promising structure. With
-     ``numeric: gp`` one Gaussian process is fitted on every trial of every
-     structure (so structures share what they teach about the numbers), and log EI
-     is maximized once over the whole space and once with the structure pinned in
-     each of the ``top_structures`` best structures; the best score wins. Another
-     engine (``cmaes``, ``tpe``, ...) works on the best structure's numbers alone, as
-     a space of its own.
+   * *refine*: the numeric engine polishes the numbers of promising structures.
+     With ``numeric: gp`` one Gaussian process is fitted on every trial of every
+     structure (so structures share what they teach about the numbers) and log EI
+     is maximized over the whole space, its local searches starting from the best
+     trials; with ``top_structures`` > 0 it is also maximized with the structure
+     pinned in each of the best structures, and the best score wins (measured worse
+     on the suite, so off by default). Another engine (``cmaes``, ``tpe``, ...) works
+     on the best structure's numbers alone, as a space of its own.
    * *explore*: the structure engine (``tpe``, ``evolution``, ``random``, ...)
      proposes ``explore_candidates`` configurations on the whole space; their
      structures are kept and, with ``numeric: gp``, their numbers are chosen by the
@@ -32,7 +33,7 @@ stages, both decided from the history alone so that every proposal replays:
    of exploring (``explore_share``: with equal returns, that is the probability),
    with a floor of ``explore_floor`` on exploring and on refining.
 
-The defaults (``explore_share`` 0.4, ``transplant`` 1.0, ``top_structures`` 3) were
+The defaults (``explore_share`` 0.4, ``transplant`` 1.0, ``top_structures`` 0) were
 chosen on the benchmark suite (``docs/benchmarks.md``, hybrid section).
 
 Every proposal records its decision in its ``extras`` under ``"hybrid"`` (stage, arm,
@@ -232,7 +233,7 @@ class Hybrid:
         explore_share: the exploring arm's share when both arms return the same gain
             per cost (the allocator's prior); evidence moves it.
         window: recent trials per arm that set the allocator's rates.
-        top_structures: structures the GP refinement considers.
+        top_structures: best structures the GP refinement also searches pinned.
         explore_candidates: structure proposals scored per exploring step.
         transplant: probability that an exploring step moves the best trial's
             numbers into a new structure instead of choosing numbers for it.
@@ -255,7 +256,7 @@ class Hybrid:
     explore_floor: float = 0.1
     explore_share: float = 0.4
     window: int = 10
-    top_structures: int = 3
+    top_structures: int = 0
     explore_candidates: int = 6
     cost: str = "trials"
     transplant: float = 1.0
