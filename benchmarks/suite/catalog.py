@@ -8,16 +8,13 @@ from functools import cache, partial
 from benchmarks.suite import tuning
 from benchmarks.suite.coco import COCO_PROBLEMS, coco_problem
 
-from hypertrail.benchmarks import synthetic
+from hypertrail.benchmarks import PROBLEMS
 from hypertrail.benchmarks.problem import Problem
 
 __all__ = ["PROBLEM_NAMES", "get_problem", "select_problems"]
 
 _FACTORIES: dict[str, Callable[[], Problem]] = {
-    "mixed_branin": synthetic.mixed_branin,
-    "mixed_hartmann6": synthetic.mixed_hartmann6,
-    "mixed_ackley10": synthetic.mixed_ackley10,
-    "jenatton": synthetic.jenatton,
+    **PROBLEMS,  # the packaged ones: mixed_*, jenatton
     **{name: partial(coco_problem, name) for name in COCO_PROBLEMS},
     "svc_breast_cancer": tuning.svc_breast_cancer,
     "gb_wine": tuning.gb_wine,

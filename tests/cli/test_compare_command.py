@@ -54,20 +54,11 @@ def _plan(tmp_path: Path) -> Path:
 
 def test_compare_a_plan_writes_tables_plots_and_replayable_studies(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
+    optimizers = "hybrid,random,structure-only,numeric-only"
+    args = ["compare", str(plan), "--optimizers", optimizers, "--seeds", "3", "--budget", "14"]
     result = CliRunner().invoke(
         cli,
-        [
-            "compare",
-            str(plan),
-            "--optimizers",
-            "hybrid,random,structure-only,numeric-only",
-            "--seeds",
-            "3",
-            "--budget",
-            "14",
-            "--jobs",
-            "2",
-        ],
+        [*args, "--jobs", "2"],
     )
     assert result.exit_code == 0, result.output
     folder = tmp_path / "quad-compare"
@@ -99,16 +90,7 @@ def test_compare_a_plan_writes_tables_plots_and_replayable_studies(tmp_path: Pat
     # running again continues (nothing to do) and gives the same numbers
     again = CliRunner().invoke(
         cli,
-        [
-            "compare",
-            str(plan),
-            "--optimizers",
-            "hybrid,random,structure-only,numeric-only",
-            "--seeds",
-            "3",
-            "--budget",
-            "14",
-        ],
+        args,
     )
     assert again.exit_code == 0, again.output
     assert json.loads((folder / "comparison.json").read_text())["summary"] == data["summary"]

@@ -80,7 +80,9 @@ class Target:
     @property
     def name(self) -> str:
         if self.kind == "plan":
-            return self.build()[0]
+            from hypertrail.plan import load_plan
+
+            return load_plan(self.ref).name  # the objective is not imported for a name
         return self.ref
 
     def build(self) -> tuple[str, Space, tuple[Metric, ...], Objective]:

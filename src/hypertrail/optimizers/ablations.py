@@ -12,13 +12,12 @@ options as the hybrid optimizer, so an ablation changes one thing only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypertrail.optimizers.base import Optimizer, Proposal
 from hypertrail.optimizers.hybrid import build_engine, default_structure, propose_within
-from hypertrail.optimizers.split import Split
+from hypertrail.optimizers.split import SplitOptions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,15 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["NumericOnly", "StructureOnly"]
 
 
-def _check_patterns(structure_params: Sequence[str], numeric_params: Sequence[str]) -> None:
-    for value in (structure_params, numeric_params):
-        if isinstance(value, str) or not all(isinstance(p, str) for p in value):
-            raise ValueError("structure_params and numeric_params must be lists of names")
-
-
 @dataclass(frozen=True)
-class StructureOnly:
+class StructureOnly(SplitOptions):
     """Search the structure only; numbers at their defaults or random.
+
+    Split options as in :class:`~hypertrail.optimizers.split.SplitOptions`.
 
     Args:
         structure: engine over the whole space, whose structures are kept.
@@ -47,19 +42,16 @@ class StructureOnly:
     name: ClassVar[str] = "structure-only"
     structure: Any = "tpe"
     numbers: str = "default"
-    structure_params: Sequence[str] = ()
-    numeric_params: Sequence[str] = ()
-    small_int: int = 8
     _engine: Optimizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.numbers not in ("default", "random"):
             raise ValueError(f"numbers must be 'default' or 'random', got {self.numbers!r}")
-        _check_patterns(self.structure_params, self.numeric_params)
+        self.check_split_options()
         object.__setattr__(self, "_engine", build_engine(self.structure, "structure"))
 
     def check(self, space: Space) -> None:
-        Split.of(space, self.structure_params, self.numeric_params, self.small_int)
+        self.split_of(space)
         self._engine.check(space)
 
     def propose(
@@ -67,7 +59,7 @@ class StructureOnly:
     ) -> list[Proposal]:
         from hypertrail.optimizers.gp.optimizer import sample_within
 
-        split = Split.of(space, self.structure_params, self.numeric_params, self.small_int)
+        split = self.split_of(space)
         out = []
         for proposal in self._engine.propose(space, history, rng, n):
             structure = split.structure_of(proposal.config)
@@ -88,8 +80,10 @@ class StructureOnly:
 
 
 @dataclass(frozen=True)
-class NumericOnly:
+class NumericOnly(SplitOptions):
     """Search the numbers only, in the structure of the space's defaults.
+
+    Split options as in :class:`~hypertrail.optimizers.split.SplitOptions`.
 
     Args:
         numeric: engine for the numbers (``gp`` uses the shared acquisition search).
@@ -98,20 +92,17 @@ class NumericOnly:
 
     name: ClassVar[str] = "numeric-only"
     numeric: Any = "gp"
-    structure_params: Sequence[str] = ()
-    numeric_params: Sequence[str] = ()
-    small_int: int = 8
     n_startup: int = 10
     _engine: Optimizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check_patterns(self.structure_params, self.numeric_params)
+        self.check_split_options()
         if self.n_startup < 1:
             raise ValueError("n_startup must be at least 1")
         object.__setattr__(self, "_engine", build_engine(self.numeric, "numeric"))
 
     def check(self, space: Space) -> None:
-        Split.of(space, self.structure_params, self.numeric_params, self.small_int)
+        self.split_of(space)
         self._engine.check(space)
 
     def propose(
@@ -123,7 +114,7 @@ class NumericOnly:
             single_threaded_blas,
         )
 
-        split = Split.of(space, self.structure_params, self.numeric_params, self.small_int)
+        split = self.split_of(space)
         structure = default_structure(space, split)
         label = split.describe(structure)
         engine = self._engine

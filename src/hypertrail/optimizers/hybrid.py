@@ -57,7 +57,7 @@ import numpy as np
 
 from hypertrail.errors import ConfigError, OptimizerError
 from hypertrail.optimizers.base import OPTIMIZERS, Optimizer, Proposal
-from hypertrail.optimizers.split import Split, StructureKey
+from hypertrail.optimizers.split import Split, SplitOptions, StructureKey
 from hypertrail.registry import build_from_spec
 from hypertrail.trial import TrialState
 
@@ -218,16 +218,15 @@ class _ArmStats:
 
 
 @dataclass(frozen=True)
-class Hybrid:
+class Hybrid(SplitOptions):
     """Structure sweep, then model-based refinement with an adaptive budget split.
 
     Args:
         structure: engine that searches structures (a registry name or spec).
         numeric: engine that refines numbers (``gp`` shares one model across
             structures; others work per structure).
-        structure_params, numeric_params: name patterns overriding the automatic
-            split (see :class:`~hypertrail.optimizers.split.Split`).
-        small_int: integer ranges with at most this many values count as structure.
+        structure_params, numeric_params, small_int: the split (see
+            :class:`~hypertrail.optimizers.split.SplitOptions`).
         min_sweep, max_sweep, patience: when the sweep ends (see the module doc).
         explore_floor: least probability of each arm.
         explore_share: the exploring arm's share when both arms return the same gain
@@ -247,9 +246,6 @@ class Hybrid:
     name: ClassVar[str] = "hybrid"
     structure: Any = "tpe"
     numeric: Any = "gp"
-    structure_params: Sequence[str] = ()
-    numeric_params: Sequence[str] = ()
-    small_int: int = 8
     min_sweep: int = 8
     max_sweep: int = 16
     patience: int = 4
@@ -264,7 +260,8 @@ class Hybrid:
     _numeric_engine: Optimizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for option in ("small_int", "min_sweep", "max_sweep", "patience", "window"):
+        self.check_split_options()
+        for option in ("min_sweep", "max_sweep", "patience", "window"):
             value = getattr(self, option)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{option} must be a positive integer, got {value!r}")
@@ -282,10 +279,6 @@ class Hybrid:
             raise ValueError("transplant must be a probability")
         if not 0.0 <= self.explore_floor <= 0.5:
             raise ValueError("explore_floor must be within [0, 0.5]")
-        for option in ("structure_params", "numeric_params"):
-            value = getattr(self, option)
-            if isinstance(value, str) or not all(isinstance(p, str) for p in value):
-                raise ValueError(f"{option} must be a list of parameter names or patterns")
         object.__setattr__(self, "_structure_engine", build_engine(self.structure, "structure"))
         object.__setattr__(self, "_numeric_engine", build_engine(self.numeric, "numeric"))
 
@@ -295,9 +288,6 @@ class Hybrid:
         self.split_of(space)
         self._structure_engine.check(space)
         self._numeric_engine.check(space)
-
-    def split_of(self, space: Space) -> Split:
-        return Split.of(space, self.structure_params, self.numeric_params, self.small_int)
 
     def propose(
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1

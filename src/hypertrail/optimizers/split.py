@@ -23,7 +23,7 @@ from hypertrail.space.params import Categorical
 if TYPE_CHECKING:
     from hypertrail.space.space import Param, Space
 
-__all__ = ["Split", "structure_key"]
+__all__ = ["Split", "SplitOptions", "structure_key"]
 
 StructureKey = tuple[tuple[str, Any], ...]
 
@@ -115,3 +115,32 @@ def _is_structural(param: Param, readers: set[str], small_int: int) -> bool:
         return True  # categorical includes ordinal (a subclass)
     card = param.domain.cardinality()
     return card is not None and card <= small_int
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """The split options every structure-aware optimizer takes, and the split they give.
+
+    Args:
+        structure_params, numeric_params: name patterns overriding the automatic
+            split (see :meth:`Split.of`).
+        small_int: integer ranges with at most this many values count as structure.
+    """
+
+    structure_params: Sequence[str] = ()
+    numeric_params: Sequence[str] = ()
+    small_int: int = 8
+
+    def check_split_options(self) -> None:
+        """Raise ``ValueError`` for malformed options (called by ``__post_init__``)."""
+        for option in ("structure_params", "numeric_params"):
+            value = getattr(self, option)
+            if isinstance(value, str) or not all(isinstance(p, str) for p in value):
+                raise ValueError(f"{option} must be a list of parameter names or patterns")
+        if isinstance(self.small_int, bool) or not isinstance(self.small_int, int):
+            raise ValueError(f"small_int must be a positive integer, got {self.small_int!r}")
+        if self.small_int < 1:
+            raise ValueError(f"small_int must be a positive integer, got {self.small_int!r}")
+
+    def split_of(self, space: Space) -> Split:
+        return Split.of(space, self.structure_params, self.numeric_params, self.small_int)
