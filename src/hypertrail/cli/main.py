@@ -9,6 +9,7 @@ from hypertrail.cli.compare import compare
 from hypertrail.cli.lock import lock
 from hypertrail.cli.portable import export_command, import_command
 from hypertrail.cli.replay import replay
+from hypertrail.cli.report import dashboard, report
 from hypertrail.cli.rerun import rerun
 from hypertrail.cli.run import run
 from hypertrail.cli.show import show
@@ -36,6 +37,8 @@ cli.add_command(rerun)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(compare)
+cli.add_command(report)
+cli.add_command(dashboard)
 
 
 def main() -> None:

@@ -1,0 +1,209 @@
+"""Every report section's numbers, checked by hand against the study they come from."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hypertrail.analysis.pareto import front
+from hypertrail.replay import verify
+from hypertrail.reporting.data import (
+    SECTIONS,
+    Report,
+    StudyData,
+    analyse,
+    build_report,
+    study_data,
+    thin,
+)
+from hypertrail.storage.base import open_storage
+from hypertrail.trial import FrozenTrial, TrialState
+
+
+@pytest.fixture(scope="module")
+def loaded(report_study: tuple[str, str]) -> tuple[StudyData, Report]:
+    url, name = report_study
+    log = open_storage(url)
+    try:
+        data = study_data(log.read(name), name)
+        replay = verify(log, name)
+    finally:
+        log.close()
+    importance, local = analyse(data)
+    return data, build_report(data, importance=importance, sensitivity=local, replay=replay)
+
+
+def test_every_section_is_there_with_data(loaded: tuple[StudyData, Report]) -> None:
+    _, report = loaded
+    assert [s.id for s in report.sections] == [id for id, _ in SECTIONS]
+    assert [s.id for s in report.sections if s.empty] == []
+    # JSON-ready: what the page embeds and the dashboard serves.
+    json.dumps(report.to_json(), allow_nan=False)
+
+
+def test_summary_counts_best_and_rerun_interval(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("summary").data
+    states = [t.state for t in data.trials]
+    assert d["counts"] == {
+        "total": len(data.trials),
+        "complete": states.count(TrialState.COMPLETE),
+        "failed": states.count(TrialState.FAILED),
+        "running": 0,
+    }
+    assert d["counts"]["failed"] > 0
+    best = min(data.completed(), key=lambda t: ((t.values or {})["error"], t.number))
+    assert d["best"]["number"] == best.number
+    error = d["metrics"][0]
+    reruns = [r["values"]["error"] for r in data.state.reruns[best.number]]
+    assert error["reruns"] == len(reruns) == 3
+    assert error["mean"] == pytest.approx(np.mean(reruns))
+    assert error["low"] < error["mean"] < error["high"]
+    assert d["wall_time"] == pytest.approx(sum(t.duration or 0 for t in data.trials))
+
+
+def test_history_best_so_far_steps(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("history").data
+    running = math.inf
+    expected = []
+    for t in data.trials:
+        if t.values and t.values["error"] < running:
+            running = t.values["error"]
+            expected.append([t.number, running])
+    assert d["best"][: len(expected)] == expected
+    assert d["best"][-1] == [data.trials[-1].number, expected[-1][1]]
+    assert d["failed"] == [t.number for t in data.trials if t.state is TrialState.FAILED]
+
+
+def test_thin_keeps_improvements_and_best_within_the_limit() -> None:
+    trials = [
+        FrozenTrial(i, TrialState.COMPLETE, {}, {"loss": float(v)})
+        for i, v in enumerate(np.random.default_rng(0).permutation(1000))
+    ]
+
+    def loss(t: FrozenTrial) -> float:
+        return (t.values or {})["loss"]
+
+    shown = thin(trials, loss, 100)
+    assert len(shown) <= 100
+    numbers = {t.number for t in shown}
+    best = math.inf
+    for t in trials:
+        if (t.values or {})["loss"] < best:
+            best = (t.values or {})["loss"]
+            assert t.number in numbers
+    assert {t.number for t in trials if (t.values or {})["loss"] < 10} <= numbers
+    assert thin(trials, loss, 100) == shown  # deterministic
+    assert thin(trials[:50], loss, 100) == trials[:50]
+
+
+def test_parallel_coordinates_mark_inactive_values(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("parallel").data
+    momentum = next(c for c in d["columns"] if c["name"] == "momentum")
+    for number, value in zip(d["trials"], momentum["values"], strict=True):
+        config = data.trials[number].config
+        if "momentum" in config:
+            assert value == pytest.approx(data.space["momentum"].domain.to_unit(config["momentum"]))
+        else:
+            assert value == -0.1
+    assert momentum["labels"][0] == "off"
+    optimizer = next(c for c in d["columns"] if c["name"] == "optimizer")
+    assert optimizer["labels"] == ["adam", "sgd"]
+
+
+def test_choices_medians_by_hand(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    pair = next(
+        p
+        for p in report.section("choices").data["pairs"]
+        if p["discrete"] == "optimizer" and p["numeric"] == "lr"
+    )
+    sgd = next(g for g in pair["groups"] if g["choice"] == "sgd")
+    lrs = [t.config["lr"] for t in data.completed() if t.config["optimizer"] == "sgd"]
+    assert sgd["n"] == len(lrs)
+    assert sgd["median"] == pytest.approx(np.median(lrs))
+
+
+def test_pareto_front_matches_dominance(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("pareto").data
+    done = data.completed()
+    losses = np.array([[t.values["error"], t.values["latency"]] for t in done if t.values])
+    assert d["front"] == [done[i].number for i in front(losses)]
+    assert d["hypervolume"] > 0
+    assert sum(d["on_front"]) == len(d["front"])
+
+
+def test_lineage_has_parents_and_the_requeued_trial(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("lineage").data
+    parents = {(t.parent, t.number) for t in data.trials if t.parent is not None}
+    assert {(e["parent"], e["child"]) for e in d["edges"]} == parents
+    assert len(d["requeues"]) == 1
+    lost = d["requeues"][0]["trial"]
+    node = next(n for n in d["nodes"] if n["trial"] == lost)
+    assert node["attempts"] == 2
+
+
+def test_budget_follows_the_hybrid_decisions(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    d = report.section("budget").data
+    assert {"sweep", "explore", "refine"} <= set(d["kinds"])
+    last = {k: v[-1] for k, v in d["cumulative"].items()}
+    assert sum(last.values()) == len(data.trials)
+    assert sum(t["trials"] for t in d["totals"]) == len(data.trials)
+    assert (
+        sum(t["improvements"] for t in d["totals"])
+        == len(report.section("history").data["best"]) - 1
+    )
+    stage2 = [x for x in d["decisions"] if x["stage"] == 2]
+    assert stage2 and all(0.0 <= x["p_explore"] <= 1.0 for x in stage2)
+
+
+def test_resources_provenance_and_audit(loaded: tuple[StudyData, Report]) -> None:
+    data, report = loaded
+    r = report.section("resources").data
+    ended = [t for t in data.trials if t.state.finished]
+    assert r["summary"]["wall_time"]["total"] == pytest.approx(sum(t.duration or 0 for t in ended))
+    p = report.section("provenance").data
+    assert len(p["sessions"]) == 2  # the first process and the one that took over
+    assert all(s["python"] for s in p["sessions"])
+    a = report.section("audit").data
+    assert a["replay"] == {
+        "checked": len(data.trials),
+        "identical": len(data.trials),
+        "ok": True,
+        "first": None,
+    }
+    assert [f["trial"] for f in a["failed"]] == [
+        t.number for t in data.trials if t.state is TrialState.FAILED
+    ]
+    assert all("diverged" in f["last_line"] for f in a["failed"] if f["last_line"])
+
+
+def test_importance_ranks_the_learning_rate_first(loaded: tuple[StudyData, Report]) -> None:
+    _, report = loaded
+    d = report.section("importance").data
+    assert d["params"][0]["name"] == "lr"
+    junk = next(p for p in d["params"] if p["name"] == "junk")
+    assert junk["share"] < d["params"][0]["share"]
+    heat = d["heatmap"]
+    assert heat["params"][0] == "lr"
+    assert len(heat["shares"]) == len(heat["params"])
+
+
+def test_single_metric_study_has_an_empty_pareto_section(tmp_path: object) -> None:
+    from hypertrail import Float, Space, Study
+
+    study = Study.create("one", Space({"x": Float(0, 1)}), storage="memory", seed=0)
+    study.optimize(lambda t: t.config["x"], n_trials=3)
+    data = study_data(study.storage.read("one"), "one")
+    section = build_report(data).section("pareto")
+    assert section.empty and "One metric" in section.note
+    with pytest.raises(ValueError, match="no study named 'two'"):
+        study_data([], "two")
