@@ -18,21 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hypertrail.reporting.data import Report, Section
+from hypertrail.reporting.plots import PALETTE
 
 __all__ = ["plotly_js", "render"]
 
-_PALETTE = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222}
 header{background:#1f2937;color:#fff;padding:12px 24px}
@@ -343,7 +332,7 @@ def _choices(s: Section, page: _Page) -> str:
                 "x": g["x"],
                 "y": g["y"],
                 "name": f"{pair['discrete']}={g['choice']}",
-                "marker": {"size": 5, "opacity": 0.65, "color": _PALETTE[i % len(_PALETTE)]},
+                "marker": {"size": 5, "opacity": 0.65, "color": PALETTE[i % len(PALETTE)]},
             }
             for i, g in enumerate(pair["groups"])
         ]
@@ -511,7 +500,7 @@ def _budget(s: Section, page: _Page) -> str:
             "x": d["trials"],
             "y": d["cumulative"][k],
             "name": k,
-            "line": {"color": _PALETTE[i % len(_PALETTE)]},
+            "line": {"color": PALETTE[i % len(PALETTE)]},
         }
         for i, k in enumerate(d["kinds"])
     ]

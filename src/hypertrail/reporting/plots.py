@@ -15,9 +15,9 @@ import numpy as np
 
 from hypertrail.analysis.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
-__all__ = ["Band", "anytime_bands", "anytime_figure", "figures_html", "finals_figure"]
+__all__ = ["PALETTE", "Band", "anytime_bands", "anytime_figure", "figures_html", "finals_figure"]
 
-_PALETTE = (
+PALETTE = (
     "#1f77b4",
     "#d62728",
     "#2ca02c",
@@ -76,7 +76,7 @@ def anytime_figure(bands: Sequence[Band], title: str, y_label: str, log_y: bool 
 
     fig = go.Figure()
     for i, band in enumerate(bands):
-        color = _PALETTE[i % len(_PALETTE)]
+        color = PALETTE[i % len(PALETTE)]
         fig.add_trace(
             go.Scatter(
                 x=band.x + band.x[::-1],
@@ -121,7 +121,7 @@ def finals_figure(finals: Mapping[str, Sequence[float]], title: str, y_label: st
                 name=label,
                 boxpoints="all",
                 jitter=0.4,
-                marker_color=_PALETTE[i % len(_PALETTE)],
+                marker_color=PALETTE[i % len(PALETTE)],
             )
         )
     fig.update_layout(title=title, yaxis_title=y_label, template="plotly_white", height=420)
