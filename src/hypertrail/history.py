@@ -25,6 +25,7 @@ from hypertrail.storage.events import (
     TRIAL_ASKED,
     TRIAL_COMPLETED,
     TRIAL_FAILED,
+    TRIAL_REPORTED,
     TRIAL_REQUEUED,
     Event,
 )
@@ -144,6 +145,8 @@ class StudyState:
                 self.trials[number],
                 attempt=int(data["attempt"]),
                 session=session if isinstance(session, str) else None,
+                reports=(),  # the new attempt starts over
+                stopped=None,
             )
         elif kind == TRIAL_ASKED:
             number = _trial_number(event)
@@ -163,9 +166,21 @@ class StudyState:
                     started=event.time,
                     cursor=int(data.get("cursor", 0)),
                     session=session if isinstance(session, str) else None,
+                    tags=data.get("extras") or {},
                 )
             )
             self.running.add(number)
+        elif kind == TRIAL_REPORTED:
+            number = _trial_number(event)
+            if number >= len(self.trials):
+                raise StorageError(f"study {self.name!r}: trial {number} reported before asked")
+            old = self.trials[number]
+            step = float(data["step"])
+            self.trials[number] = replace(
+                old,
+                reports=(*old.reports, (step, float(data["value"]))),
+                stopped=step if data.get("stop") and old.stopped is None else old.stopped,
+            )
         elif kind in (TRIAL_COMPLETED, TRIAL_FAILED):
             number = _trial_number(event)
             if number >= len(self.trials):
@@ -223,7 +238,7 @@ class StudyState:
 
 def masked(trials: Sequence[FrozenTrial], visible_below: int) -> tuple[FrozenTrial, ...]:
     """``trials`` with every trial numbered ``>= visible_below`` reduced to what was
-    known when it was asked (config, parent, reason, seed), as a running trial."""
+    known when it was asked (config, parent, reason, seed, tags), as a running trial."""
     out = list(trials[: max(0, visible_below)])
     for trial in trials[max(0, visible_below) :]:
         out.append(
@@ -236,6 +251,7 @@ def masked(trials: Sequence[FrozenTrial], visible_below: int) -> tuple[FrozenTri
                 seed=trial.seed,
                 started=trial.started,
                 cursor=trial.cursor,
+                tags=trial.tags,
             )
         )
     return tuple(out)

@@ -52,6 +52,7 @@ from hypertrail.storage.events import (
     TRIAL_ASKED,
     TRIAL_COMPLETED,
     TRIAL_FAILED,
+    TRIAL_REPORTED,
     TRIAL_REQUEUED,
     Event,
     asked_key,
@@ -411,7 +412,7 @@ class Study:
                     f"for trial {number}: " + "; ".join(problems)
                 )
             config = self.space.canonical(proposal.config)
-            trial = Trial(self.name, number, config, key)
+            trial = self._live(number, config, key, 0, proposal.extras, proposal.parent)
             data = {
                 "config": config,
                 "reason": proposal.reason,
@@ -478,7 +479,88 @@ class Study:
         session.outstanding.add(number)
         session.touch()
         key = RngKey(self.seed, number, PURPOSE_PROPOSE)
-        return Trial(self.name, number, record.config, key, attempt=attempt + 1)
+        return self._live(number, record.config, key, attempt + 1, record.tags, record.parent)
+
+    def _live(
+        self,
+        number: int,
+        config: Mapping[str, Any],
+        key: RngKey,
+        attempt: int,
+        tags: Mapping[str, Any],
+        parent: int | None,
+    ) -> Trial:
+        """The handle an objective gets: with its fidelity and checkpoint folder when
+        a scheduler set one, reporting to this study."""
+        tag = tags.get("fidelity")
+        fidelity = tag if isinstance(tag, Mapping) else None
+        return Trial(
+            self.name,
+            number,
+            config,
+            key,
+            attempt,
+            fidelity=float(fidelity["value"]) if fidelity else None,
+            rung=int(fidelity["rung"]) if fidelity else None,
+            checkpoint_dir=str(self._checkpoint_dir(number, config, parent)),
+            reporter=self.report,
+        )
+
+    def _checkpoint_dir(self, number: int, config: Mapping[str, Any], parent: int | None) -> Path:
+        """``<root>/<study>/<n>`` where ``n`` is the first trial of this configuration's
+        promotion chain (parents with the same configuration), so promotions share it.
+        The root is ``$HYPERTRAIL_CHECKPOINTS``, else a folder beside a SQLite file,
+        else ``hypertrail-checkpoints`` in the temporary folder."""
+        root_number = number
+        trials = self._state.trials
+        seen = {number}
+        while parent is not None and 0 <= parent < len(trials) and parent not in seen:
+            if trials[parent].config != config:
+                break
+            root_number = parent
+            seen.add(parent)
+            parent = trials[parent].parent
+        env = os.environ.get("HYPERTRAIL_CHECKPOINTS")
+        url = getattr(self.storage, "url", "")
+        if env:
+            root = Path(env)
+        elif isinstance(url, str) and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            db = Path(url.removeprefix("sqlite:///"))
+            root = db.with_name(db.stem + "-checkpoints")
+        else:
+            import tempfile
+
+            root = Path(tempfile.gettempdir()) / "hypertrail-checkpoints"
+        return root / self.name / str(root_number)
+
+    def report(self, trial: Trial | int, step: float, value: float) -> bool:
+        """Record an intermediate value of a running trial; True when the scheduler
+        says it should stop now (a ``trial.reported`` event holds both).
+
+        The objective calls this through ``trial.report``; ask/tell users may call it
+        directly. Without a stopping scheduler the answer is always False.
+        """
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        self.refresh()
+        if number >= len(self._state.trials) or self._state.trials[number].state.finished:
+            raise TrialStateError(f"trial {number} of study {self.name!r} is not running")
+        step, value = float(step), float(value)
+        if not math.isfinite(value):
+            raise ObjectiveError(f"trial {number} reported {value} at step {step:g} (not finite)")
+        decide = getattr(self.optimizer, "should_stop", None)
+        stop, why = False, ""
+        if decide is not None:
+            current = dataclasses.replace(
+                self._state.trials[number],
+                reports=(*self._state.trials[number].reports, (step, value)),
+            )
+            stop, why = decide(current, self._state.snapshot(self.seed, self.metrics))
+        data: dict[str, Any] = {"step": step, "value": value, "stop": bool(stop)}
+        if why:
+            data["reason"] = why
+        self.storage.append([Event(TRIAL_REPORTED, self.name, number, data, None, time.time())])
+        self.refresh()
+        return bool(stop)
 
     def tell(self, trial: Trial | int, values: Any) -> FrozenTrial:
         """Record the result of a trial.
@@ -583,6 +665,8 @@ class Study:
             raise StudyError(f"workers must be at least 1, got {workers}")
         if executor is None:
             executor = self._default_executor(objective, workers, timeout)
+        if hasattr(executor, "reporter"):
+            executor.reporter = self.report
         callbacks = list(callbacks)
         running: dict[int, int] = {}  # trial number -> attempt, for trials in the executor
         started = time.monotonic()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from hypertrail.seeding import PURPOSE_OBJECTIVE, PURPOSE_PROPOSE, RngKey
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FrozenTrial", "Metric", "Trial", "TrialState"]
+__all__ = ["FrozenTrial", "Metric", "Reporter", "Trial", "TrialState"]
 
 
 class TrialState(enum.Enum):
@@ -64,6 +65,10 @@ class FrozenTrial:
         attempt: 0 for the first run; n after the trial was requeued n times.
         session: the session (process) that runs or ran the last attempt.
         host, pid: where the objective ran; peak_memory: its peak resident bytes.
+        tags: what the optimizer recorded with the proposal (its ``extras``: a
+            scheduler's fidelity and rung, the hybrid's decision), known when asked.
+        reports: intermediate ``(step, value)`` pairs the objective reported.
+        stopped: the step at which a scheduler told the trial to stop, if it did.
     """
 
     number: int
@@ -86,6 +91,21 @@ class FrozenTrial:
     host: str | None = None
     pid: int | None = None
     peak_memory: int | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict)
+    reports: tuple[tuple[float, float], ...] = ()
+    stopped: float | None = None
+
+    @property
+    def fidelity(self) -> float | None:
+        """The fidelity a scheduler asked this trial to run at (None without one)."""
+        tag = self.tags.get("fidelity")
+        return float(tag["value"]) if isinstance(tag, Mapping) else None
+
+    @property
+    def rung(self) -> int | None:
+        """The scheduler's rung of this trial (0 = lowest fidelity), if any."""
+        tag = self.tags.get("fidelity")
+        return int(tag["rung"]) if isinstance(tag, Mapping) else None
 
     @property
     def value(self) -> float | None:
@@ -113,11 +133,24 @@ class FrozenTrial:
             "host": self.host,
             "pid": self.pid,
             "peak_memory": self.peak_memory,
+            "tags": dict(self.tags),
+            "reports": [list(r) for r in self.reports],
+            "stopped": self.stopped,
         }
+
+
+Reporter = Callable[[int, float, float], bool]
+"""How a running trial reports: ``(trial number, step, value) -> stop now?``."""
 
 
 class Trial:
     """What an objective receives: the configuration and its own seeded randomness.
+
+    Under a scheduler (a plan's ``fidelity``), ``fidelity`` says how far to train,
+    ``checkpoint_dir`` is a folder shared by a configuration's promotions (save state
+    there and a promoted trial continues rather than starting over), ``report`` records
+    intermediate values and ``should_stop`` says whether the scheduler wants the
+    trial ended now (then return the latest value).
 
     Example:
         >>> def objective(trial: Trial) -> float:
@@ -133,6 +166,11 @@ class Trial:
         config: Mapping[str, Any],
         rng_key: RngKey,
         attempt: int = 0,
+        *,
+        fidelity: float | None = None,
+        rung: int | None = None,
+        checkpoint_dir: str | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         self.study = study
         self.number = number
@@ -143,6 +181,12 @@ class Trial:
         purpose = PURPOSE_OBJECTIVE if rng_key.purpose == PURPOSE_PROPOSE else rng_key.purpose
         self._key = RngKey(rng_key.seed, number, purpose)
         self._rng: np.random.Generator | None = None
+        self.fidelity = fidelity
+        self.rung = rung
+        self._checkpoint_dir = checkpoint_dir
+        self._reporter = reporter
+        self._stop = False
+        self.reports: list[tuple[float, float]] = []
 
     @property
     def seed(self) -> int:
@@ -156,6 +200,40 @@ class Trial:
             self._rng = self._key.generator()
         return self._rng
 
+    @property
+    def checkpoint_dir(self) -> Path:
+        """A folder for this configuration's saved state, created on first use.
+
+        Promotions of a configuration to higher fidelities share it, so training can
+        resume from what the lower rung saved. Without a scheduler it is still a
+        per-trial folder (beside the study's storage, or in the temporary folder).
+        """
+        if self._checkpoint_dir is None:
+            import tempfile
+
+            self._checkpoint_dir = str(
+                Path(tempfile.gettempdir())
+                / "hypertrail-checkpoints"
+                / self.study
+                / str(self.number)
+            )
+        path = Path(self._checkpoint_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def report(self, step: float, value: float) -> bool:
+        """Record an intermediate value of the primary metric at ``step`` (an epoch,
+        a number of samples); returns :meth:`should_stop`. Steps should increase."""
+        step, value = float(step), float(value)
+        self.reports.append((step, value))
+        if self._reporter is not None and not self._stop:
+            self._stop = bool(self._reporter(self.number, step, value))
+        return self._stop
+
+    def should_stop(self) -> bool:
+        """Whether the scheduler asked this trial to stop at its latest report."""
+        return self._stop
+
     def __getitem__(self, name: str) -> Any:
         return self.config[name]
 
@@ -164,7 +242,7 @@ class Trial:
 
     def to_task(self) -> dict[str, Any]:
         """JSON-ready form sent to worker processes."""
-        return {
+        task: dict[str, Any] = {
             "study": self.study,
             "number": self.number,
             "config": dict(self.config),
@@ -172,9 +250,14 @@ class Trial:
             "purpose": self._key.purpose,
             "attempt": self.attempt,
         }
+        if self.fidelity is not None:
+            task.update(fidelity=self.fidelity, rung=self.rung)
+        if self._checkpoint_dir is not None:
+            task["checkpoint_dir"] = self._checkpoint_dir
+        return task
 
     @classmethod
-    def from_task(cls, task: Mapping[str, Any]) -> Trial:
+    def from_task(cls, task: Mapping[str, Any], reporter: Reporter | None = None) -> Trial:
         return cls(
             str(task["study"]),
             int(task["number"]),
@@ -183,7 +266,14 @@ class Trial:
                 int(task["seed"]), int(task["number"]), str(task.get("purpose", PURPOSE_OBJECTIVE))
             ),
             int(task.get("attempt", 0)),
+            fidelity=task.get("fidelity"),
+            rung=task.get("rung"),
+            checkpoint_dir=task.get("checkpoint_dir"),
+            reporter=reporter,
         )
 
     def __repr__(self) -> str:
-        return f"Trial(study={self.study!r}, number={self.number}, config={dict(self.config)!r})"
+        at = f", fidelity={self.fidelity!r}" if self.fidelity is not None else ""
+        return (
+            f"Trial(study={self.study!r}, number={self.number}, config={dict(self.config)!r}{at})"
+        )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hypertrail.errors import ObjectiveError
-from hypertrail.trial import Metric, Trial
+from hypertrail.trial import Metric, Reporter, Trial
 
 __all__ = ["Executor", "Objective", "TrialOutcome", "normalize_values", "run_objective"]
 
@@ -159,7 +159,10 @@ def _describe(value: Any) -> str:
 
 
 def run_objective(
-    objective: Objective, task: Mapping[str, Any], metrics: Sequence[Metric]
+    objective: Objective,
+    task: Mapping[str, Any],
+    metrics: Sequence[Metric],
+    reporter: Reporter | None = None,
 ) -> TrialOutcome:
     """Run one trial in this process; never raises for the objective's faults.
 
@@ -168,7 +171,7 @@ def run_objective(
     """
     from hypertrail.provenance.capture import peak_memory_bytes, reset_peak_memory
 
-    trial = Trial.from_task(task)
+    trial = Trial.from_task(task, reporter)
     reset_peak_memory()
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     values: dict[str, float] = {}

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from hypertrail.execution.base import Objective, TrialOutcome, run_objective
-from hypertrail.trial import Metric
+from hypertrail.trial import Metric, Reporter
 
 __all__ = ["InProcessExecutor"]
 
@@ -15,7 +15,7 @@ class InProcessExecutor:
     """Runs each trial when results are asked for; capacity one, no timeouts.
 
     Example:
-        >>> from hypertrail.trial import Metric
+        >>> from hypertrail.trial import Metric, Reporter
         >>> ex = InProcessExecutor(lambda t: t.config["x"] * 2, [Metric("y", "minimize")])
         >>> ex.submit({"study": "s", "number": 0, "config": {"x": 2}, "seed": 0})
         >>> next(ex.results()).values
@@ -26,6 +26,8 @@ class InProcessExecutor:
         self._objective = objective
         self._metrics = list(metrics)
         self._pending: list[Mapping[str, Any]] = []
+        # Set by the study: where ``trial.report`` goes (and the stop decision comes from).
+        self.reporter: Reporter | None = None
 
     @property
     def capacity(self) -> int:
@@ -36,7 +38,7 @@ class InProcessExecutor:
 
     def results(self) -> Iterator[TrialOutcome]:
         while self._pending:
-            yield run_objective(self._objective, self._pending.pop(0), self._metrics)
+            yield run_objective(self._objective, self._pending.pop(0), self._metrics, self.reporter)
 
     def close(self) -> None:
         self._pending.clear()

@@ -20,12 +20,17 @@ from typing import Any
 
 from hypertrail.errors import ObjectiveError
 from hypertrail.execution.base import Objective, TrialOutcome, run_objective
-from hypertrail.trial import Metric
+from hypertrail.trial import Metric, Reporter
 
 __all__ = ["ProcessExecutor"]
 
 
 def _worker_main(conn: Any, objective: Objective, metrics: list[Metric]) -> None:
+    def report(number: int, step: float, value: float) -> bool:
+        # The driver records the report and answers at once whether to stop.
+        conn.send({"report": [number, step, value]})
+        return bool(conn.recv())
+
     while True:
         try:
             task = conn.recv()
@@ -33,7 +38,7 @@ def _worker_main(conn: Any, objective: Objective, metrics: list[Metric]) -> None
             return
         if task is None:
             return
-        outcome = run_objective(objective, task, metrics)
+        outcome = run_objective(objective, task, metrics, report)
         conn.send(outcome.to_json())
 
 
@@ -78,6 +83,8 @@ class ProcessExecutor:
         self._timeout = timeout
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        # Set by the study: records a worker's ``trial.report`` and decides on stopping.
+        self.reporter: Reporter | None = None
 
     @property
     def capacity(self) -> int:
@@ -142,7 +149,13 @@ class ProcessExecutor:
             elapsed = time.monotonic() - worker.started
             if worker.conn in ready:
                 try:
-                    done.append(TrialOutcome.from_json(worker.conn.recv()))
+                    message = worker.conn.recv()
+                    if "report" in message:
+                        n, step, value = message["report"]
+                        stop = self.reporter(n, step, value) if self.reporter else False
+                        worker.conn.send(bool(stop))
+                        continue
+                    done.append(TrialOutcome.from_json(message))
                     worker.task = None
                     continue
                 except (EOFError, OSError):

@@ -27,6 +27,7 @@ __all__ = [
     "TRIAL_ASKED",
     "TRIAL_COMPLETED",
     "TRIAL_FAILED",
+    "TRIAL_REPORTED",
     "TRIAL_REQUEUED",
     "Event",
     "asked_key",
@@ -42,6 +43,8 @@ STUDY_CREATED: Final = "study.created"
 TRIAL_ASKED: Final = "trial.asked"
 TRIAL_COMPLETED: Final = "trial.completed"
 TRIAL_FAILED: Final = "trial.failed"
+# An intermediate value of a running trial (step, value) and whether it was told to stop.
+TRIAL_REPORTED: Final = "trial.reported"
 # A running trial whose process was lost, taken over to run again (same config, seed).
 TRIAL_REQUEUED: Final = "trial.requeued"
 # A process that asks, tells or runs trials: where it runs, and that it is alive.
