@@ -78,3 +78,19 @@ def jittered(trial: Trial) -> float:
     """Takes a clock-dependent 0-20 ms, so completion order varies between runs."""
     time.sleep((time.perf_counter_ns() % 20_000_000) / 1e9)
     return float((trial.config["x"] - 0.4) ** 2 + 0.1 * trial.config["k"])
+
+
+def learning_curve(trial: Trial) -> dict[str, Any]:
+    """A loss that falls with the fidelity (epochs), reported per epoch; it continues
+    from the checkpoint a lower rung of the same configuration saved."""
+    x = trial.config["x"]
+    state = trial.checkpoint_dir / "state.txt"
+    start = int(state.read_text()) if state.exists() else 0
+    epochs = int(trial.fidelity or 10)
+    loss = math.inf
+    for epoch in range(start + 1, epochs + 1):
+        loss = (x - 0.3) ** 2 + 1.0 / epoch
+        if trial.report(epoch, loss):
+            break
+        state.write_text(str(epoch))
+    return {"loss": loss, "resumed_from": start, "fidelity_seen": trial.fidelity}

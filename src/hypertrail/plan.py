@@ -44,6 +44,8 @@ _KEYS = {
     "metrics",
     "budget",
     "optimizer",
+    "fidelity",
+    "scheduler",
     "workers",
     "timeout",
     "storage",
@@ -253,7 +255,12 @@ class _Builder:
         metrics = self._metrics(data.get("metrics")) if "metrics" in data else ()
         budget = self._budget(data.get("budget")) if "budget" in data else Budget()
         objective = self._objective(data.get("objective"), space) if "objective" in data else None
-        optimizer = self._optimizer(data.get("optimizer", "gp"), space)
+        optimizer = self._optimizer(
+            self._scheduled(
+                data.get("optimizer", "gp"), data.get("fidelity"), data.get("scheduler")
+            ),
+            space,
+        )
         workers = data.get("workers", 1)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             self.issue("workers", f"must be a positive integer, got {workers!r}")
@@ -447,6 +454,47 @@ class _Builder:
                     "objective.command",
                     f"placeholder {{{name}}} names no parameter" + _suggest(name, space.names),
                 )
+
+    def _scheduled(self, optimizer: Any, fidelity: Any, scheduler: Any) -> Any:
+        """The optimizer spec, wrapped in the plan's scheduler when it declares a
+        fidelity (``asha`` by default) or a scheduler; issues at their own keys."""
+        if fidelity is None and scheduler is None:
+            return optimizer
+        if fidelity is not None:
+            from hypertrail.schedulers.base import Fidelity
+
+            try:
+                Fidelity.from_spec(fidelity)
+            except ValueError as exc:
+                self.issue("fidelity", str(exc))
+                return optimizer
+        if scheduler is None:
+            scheduler = "asha"
+        if isinstance(scheduler, str):
+            options: dict[str, Any] = {"name": scheduler}
+        elif isinstance(scheduler, Mapping) and isinstance(scheduler.get("name"), str):
+            options = dict(scheduler)
+        else:
+            self.issue("scheduler", f"must be a scheduler name or {{name: ...}}, got {scheduler!r}")
+            return optimizer
+        from hypertrail.schedulers.base import Scheduled
+
+        name = options["name"]
+        if name not in OPTIMIZERS or not issubclass(OPTIMIZERS.get(name), Scheduled):
+            known = ", ".join(
+                n for n in OPTIMIZERS.names() if issubclass(OPTIMIZERS.get(n), Scheduled)
+            )
+            self.issue("scheduler", f"unknown scheduler {name!r}; known: {known}")
+            return optimizer
+        if fidelity is None and name != "median":
+            self.issue(
+                "scheduler", f"the {name} scheduler needs a fidelity: {{name, min, max, eta}}"
+            )
+            return optimizer
+        spec = {**options, "optimizer": optimizer}
+        if fidelity is not None:
+            spec["fidelity"] = dict(fidelity)
+        return spec
 
     def _optimizer(self, value: Any, space: Space | None) -> dict[str, Any]:
         try:

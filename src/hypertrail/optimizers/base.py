@@ -63,3 +63,10 @@ OPTIMIZERS.register("evolution", "hypertrail.optimizers.evolution:Evolution")
 OPTIMIZERS.register("hybrid", "hypertrail.optimizers.hybrid:Hybrid")
 OPTIMIZERS.register("structure-only", "hypertrail.optimizers.ablations:StructureOnly")
 OPTIMIZERS.register("numeric-only", "hypertrail.optimizers.ablations:NumericOnly")
+# Multi-fidelity schedulers wrap an optimizer and are optimizers themselves.
+OPTIMIZERS.register("asha", "hypertrail.schedulers.asha:ASHA")
+OPTIMIZERS.register(
+    "successive_halving", "hypertrail.schedulers.successive_halving:SuccessiveHalving"
+)
+OPTIMIZERS.register("hyperband", "hypertrail.schedulers.successive_halving:Hyperband")
+OPTIMIZERS.register("median", "hypertrail.schedulers.median:MedianStopping")

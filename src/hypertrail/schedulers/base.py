@@ -1,0 +1,317 @@
+"""Multi-fidelity scheduling: which configuration runs next, at which fidelity.
+
+A scheduler wraps an optimizer and is itself an optimizer (a pure function of the
+space, the history and a generator), so everything that works for optimizers works
+for it: the ``trial.asked`` event records its decision, replay re-derives it, and a
+study resumed after a crash finds its brackets and rungs where they were, because
+they are read back from the history alone.
+
+Each evaluation at a fidelity is a trial. A *promotion* is a new trial with the same
+configuration at the next rung, whose ``parent`` is the trial promoted and whose
+reason says why ("promoted to rung 2 (epochs=9): 3rd of 27 at rung 1"); its
+``checkpoint_dir`` is the one of the first trial of that configuration, so training
+continues rather than starting over. A *new* configuration comes from the wrapped
+optimizer, which sees (``model_based``, as BOHB does) the completed trials of the
+highest rung with enough of them, falling back to lower rungs; without
+``model_based`` it sees none and proposes as it would at the start of a search.
+
+Each proposal's extras carry ``{"fidelity": {"name", "value", "rung", "bracket"}}``;
+:attr:`FrozenTrial.fidelity` and :attr:`FrozenTrial.rung` read them back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hypertrail.errors import ConfigError, OptimizerError
+from hypertrail.history import History
+from hypertrail.optimizers.base import OPTIMIZERS, Optimizer, Proposal
+from hypertrail.registry import build_from_spec
+from hypertrail.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hypertrail.space.space import Space
+
+__all__ = ["Fidelity", "New", "Promote", "Scheduled", "fidelity_cost", "rung_trials"]
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A resource to train with: epochs, steps, a fraction of the data.
+
+    Rungs are ``max / eta**k`` for k = K..0 with the lowest at least ``min``, so the
+    top rung is exactly ``max`` (integers are rounded, duplicates dropped).
+
+    Example:
+        >>> Fidelity("epochs", 1, 81, 3).rungs()
+        [1, 3, 9, 27, 81]
+    """
+
+    name: str
+    min: float
+    max: float
+    eta: float = 3.0
+    integer: bool = True
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Fidelity:
+        """From a plan's ``fidelity`` mapping; ``ValueError`` says what is wrong."""
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"fidelity must be a mapping, got {spec!r}")
+        unknown = sorted(set(spec) - {"name", "min", "max", "eta", "type"})
+        if unknown:
+            raise ValueError(f"unknown fidelity keys {unknown}; known: name, min, max, eta, type")
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("fidelity needs a name (what it counts: epochs, steps, data)")
+        low, high, eta = spec.get("min"), spec.get("max"), spec.get("eta", 3)
+        for key, value in (("min", low), ("max", high), ("eta", eta)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"fidelity {key} must be a number, got {value!r}")
+        assert isinstance(low, int | float) and isinstance(high, int | float)
+        assert isinstance(eta, int | float)
+        kind = spec.get(
+            "type", "int" if isinstance(low, int) and isinstance(high, int) else "float"
+        )
+        if kind not in ("int", "float"):
+            raise ValueError(f"fidelity type must be 'int' or 'float', got {kind!r}")
+        if not 0 < low < high:
+            raise ValueError(f"fidelity needs 0 < min < max, got min {low}, max {high}")
+        if eta <= 1:
+            raise ValueError(f"fidelity eta must be above 1, got {eta}")
+        if high / low < eta:
+            raise ValueError(
+                f"fidelity max / min ({high / low:g}) is below eta ({eta:g}): one rung"
+            )
+        return cls(name, float(low), float(high), float(eta), kind == "int")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "min": int(self.min) if self.integer else self.min,
+            "max": int(self.max) if self.integer else self.max,
+            "eta": self.eta,
+            "type": "int" if self.integer else "float",
+        }
+
+    def rungs(self) -> list[float]:
+        top = math.floor(math.log(self.max / self.min) / math.log(self.eta) + 1e-9)
+        out: list[float] = []
+        for k in range(top, -1, -1):
+            value = self.max / self.eta**k
+            value = float(max(round(value), 1)) if self.integer else value
+            value = max(value, self.min)
+            if not out or value > out[-1]:
+                out.append(value)
+        return [int(v) if self.integer else v for v in out]
+
+
+@dataclass(frozen=True)
+class Promote:
+    """Run ``trial``'s configuration again at ``rung`` (of ``bracket``)."""
+
+    trial: FrozenTrial
+    rung: int
+    bracket: int
+    why: str
+
+
+@dataclass(frozen=True)
+class New:
+    """Ask the wrapped optimizer for a new configuration, to run at ``rung``."""
+
+    rung: int
+    bracket: int
+    why: str
+
+
+def rung_trials(history: History, rung: int, bracket: int | None = None) -> list[FrozenTrial]:
+    """Trials asked at ``rung`` (of ``bracket`` when given), in number order."""
+    out = []
+    for t in history.trials:
+        tag = t.tags.get("fidelity")
+        if not isinstance(tag, Mapping) or int(tag["rung"]) != rung:
+            continue
+        if bracket is not None and int(tag.get("bracket", 0)) != bracket:
+            continue
+        out.append(t)
+    return out
+
+
+def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
+    """Fidelity units spent, counting a promotion as the increase over its parent
+    (it continues from the parent's checkpoint); trials without a fidelity count 0."""
+    by_number = {t.number: t for t in trials}
+    total = 0.0
+    for t in trials:
+        if t.fidelity is None:
+            continue
+        parent = by_number.get(t.parent) if t.parent is not None else None
+        below = parent.fidelity if parent is not None and parent.config == t.config else None
+        spent = t.fidelity - (below or 0.0)
+        if t.stopped is not None:
+            spent = min(spent, t.stopped - (below or 0.0))
+        total += max(spent, 0.0)
+    return total
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """What every multi-fidelity scheduler shares: the wrapped optimizer, the
+    fidelity, and turning a decision into a :class:`Proposal`.
+
+    Attributes:
+        optimizer: the optimizer that proposes new configurations (a registry name or
+            ``{name: ..., options}``); any but another scheduler.
+        fidelity: ``{name, min, max, eta, type}`` (see :class:`Fidelity`).
+        model_based: the optimizer sees the completed trials of the highest rung
+            holding at least ``min_points`` of them (else lower rungs); False: it
+            sees none and proposes as at the start of a search.
+        min_points: trials a rung needs to feed the model (default: the space's
+            searched parameters + 2, at least 5).
+    """
+
+    name: ClassVar[str] = ""
+    optimizer: Any = "random"
+    fidelity: Any = None
+    model_based: bool = True
+    min_points: int | None = None
+    _inner: Optimizer = field(init=False, repr=False, compare=False)
+    _fidelity: Fidelity = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.fidelity is None:
+            raise ValueError(f"the {self.name} scheduler needs a fidelity {{name, min, max, eta}}")
+        object.__setattr__(self, "_fidelity", Fidelity.from_spec(self.fidelity))
+        inner_name = self.optimizer if isinstance(self.optimizer, str) else None
+        if isinstance(self.optimizer, Mapping):
+            inner_name = self.optimizer.get("name")
+        if inner_name in OPTIMIZERS and issubclass(OPTIMIZERS.get(str(inner_name)), Scheduled):
+            raise OptimizerError(f"a {self.name} scheduler cannot wrap another scheduler")
+        try:
+            inner, _ = build_from_spec(OPTIMIZERS, self.optimizer, "optimizer")
+        except ConfigError as exc:
+            raise OptimizerError("; ".join(str(i) for i in exc.issues)) from None
+        object.__setattr__(self, "_inner", inner)
+        if not isinstance(self.model_based, bool):
+            raise ValueError(f"model_based must be true or false, got {self.model_based!r}")
+        if self.min_points is not None and (
+            isinstance(self.min_points, bool)
+            or not isinstance(self.min_points, int)
+            or self.min_points < 1
+        ):
+            raise ValueError(f"min_points must be a positive integer, got {self.min_points!r}")
+
+    @property
+    def inner(self) -> Optimizer:
+        return self._inner
+
+    @property
+    def levels(self) -> list[float]:
+        return self._fidelity.rungs()
+
+    def check(self, space: Space) -> None:
+        self._inner.check(space)
+
+    def decide(self, history: History) -> Promote | New:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def loss(self, history: History, trial: FrozenTrial) -> float:
+        """A trial's loss at its own rung; failed and running trials rank last."""
+        return history.loss(trial) if trial.state is TrialState.COMPLETE else math.inf
+
+    def _tag(self, rung: int, bracket: int) -> dict[str, Any]:
+        return {
+            "fidelity": {
+                "name": self._fidelity.name,
+                "value": self.levels[rung],
+                "rung": rung,
+                "bracket": bracket,
+            }
+        }
+
+    def propose(
+        self, space: Space, history: History, rng: np.random.Generator, n: int = 1
+    ) -> list[Proposal]:
+        decision = self.decide(history)
+        name = self._fidelity.name
+        if isinstance(decision, Promote):
+            value = self.levels[decision.rung]
+            return [
+                Proposal(
+                    dict(decision.trial.config),
+                    reason=f"{self.name}: promoted #{decision.trial.number} to rung "
+                    f"{decision.rung} ({name}={value:g}): {decision.why}",
+                    parent=decision.trial.number,
+                    extras=self._tag(decision.rung, decision.bracket),
+                )
+            ]
+        view, numbers, source = self.view(space, history)
+        inner = self._inner.propose(space, view, rng, 1)
+        if not inner:
+            return []
+        proposal = inner[0]
+        parent = numbers[proposal.parent] if proposal.parent is not None else None
+        value = self.levels[decision.rung]
+        return [
+            Proposal(
+                proposal.config,
+                reason=f"{self.name}: new at rung {decision.rung} ({name}={value:g}), "
+                f"{decision.why}; {self._inner.name} on {source}: {proposal.reason}",
+                parent=parent,
+                extras={**dict(proposal.extras), **self._tag(decision.rung, decision.bracket)},
+            )
+        ]
+
+    def view(self, space: Space, history: History) -> tuple[History, list[int], str]:
+        """What the wrapped optimizer sees, renumbered from 0; the original numbers;
+        and a few words on which rung it is."""
+        births = [t for t in history.trials if t.parent is None or t.tags.get("fidelity") is None]
+        if not self.model_based:
+            # Every configuration proposed so far, values hidden: a sequence (Sobol)
+            # moves on, a model-based optimizer stays in its start-up phase.
+            hidden = tuple(
+                replace(t, number=i, parent=None, state=TrialState.RUNNING, values=None)
+                for i, t in enumerate(births)
+            )
+            return (
+                History(history.seed, history.metrics, hidden, history.cursor),
+                [t.number for t in births],
+                "no values (model_based: false)",
+            )
+        pending = [t for t in births if t.state is TrialState.RUNNING]
+        chosen: list[FrozenTrial] = []
+        source = "no trials"
+        need = self.min_points or max(5, len(space.dimensions) + 2)
+        for rung in range(len(self.levels) - 1, -1, -1):
+            done = [t for t in rung_trials(history, rung) if t.state is TrialState.COMPLETE]
+            if len(done) >= need or (rung == 0 and done):
+                chosen = done
+                source = f"{len(done)} trials of rung {rung}"
+                break
+        trials = sorted([*chosen, *pending], key=lambda t: t.number)
+        renumbered = tuple(replace(t, number=i, parent=None) for i, t in enumerate(trials))
+        return (
+            History(history.seed, history.metrics, renumbered, history.cursor),
+            [t.number for t in trials],
+            source,
+        )
+
+    @staticmethod
+    def promoted(history: History, rung: int) -> set[int]:
+        """Trials that already have a promotion to ``rung`` (any state)."""
+        return {t.parent for t in rung_trials(history, rung) if t.parent is not None}
+
+    @staticmethod
+    def rank_words(position: int, of: int, rung: int) -> str:
+        return f"{_ordinal(position)} of {of} at rung {rung}"

@@ -1,0 +1,52 @@
+"""A plan's ``fidelity`` and ``scheduler`` keys, checked before any trial runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_commands import invoke, write_plan
+
+
+def test_a_plan_with_a_fidelity_runs_under_asha_by_default(tmp_path: Path) -> None:
+    plan = write_plan(
+        tmp_path / "p", trials=20, extra="fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n"
+    )
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    code, out, _ = invoke("trials", str(plan), "--format", "json")
+    trials = json.loads(out)
+    tags = [t["tags"]["fidelity"] for t in trials]
+    assert {t["value"] for t in tags} >= {1, 3}
+    assert all(t["reason"].startswith("asha: ") for t in trials)
+    code, out, _ = invoke("replay", str(plan))
+    assert code == 0, out
+
+
+def test_scheduler_options_wrap_the_plan_optimizer(tmp_path: Path) -> None:
+    plan = write_plan(
+        tmp_path / "p",
+        trials=12,
+        extra="fidelity: {name: epochs, min: 1, max: 9}\n"
+        "scheduler: {name: hyperband, model_based: false}\n",
+    )
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    code, out, _ = invoke("trials", str(plan), "--format", "json")
+    assert all(t["reason"].startswith("hyperband: ") for t in json.loads(out))
+
+
+def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path) -> None:
+    cases = {
+        "fidelity: {name: epochs, min: 9, max: 1}\n": "fidelity: fidelity needs 0 < min < max",
+        "scheduler: asha\n": "scheduler: the asha scheduler needs a fidelity",
+        "fidelity: {name: e, min: 1, max: 9}\nscheduler: ashaa\n": "unknown scheduler 'ashaa'",
+        "fidelity: {name: e, min: 1, max: 9}\nscheduler: {name: asha, eta: 2}\n": "unknown option 'eta'",
+    }
+    for i, (extra, message) in enumerate(cases.items()):
+        plan = write_plan(tmp_path / f"p{i}", extra=extra)
+        code, _, err = invoke("validate", str(plan))
+        assert code == 2, (extra, err)
+        assert message in err, (extra, err)
+        assert "plan.yaml:" in err  # where
+        assert not (tmp_path / f"p{i}" / "toy.db").exists()

@@ -1,0 +1,283 @@
+"""Multi-fidelity schedulers: rungs, promotions, brackets, checkpoints, stopping,
+replay and resume, on real studies."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests import _objectives
+
+from hypertrail import Float, Space, Study
+from hypertrail.errors import OptimizerError, StudyError, TrialStateError
+from hypertrail.history import History
+from hypertrail.optimizers.base import Optimizer
+from hypertrail.replay import verify
+from hypertrail.schedulers.base import Fidelity, fidelity_cost, rung_trials
+from hypertrail.testing import OptimizerConformance
+from hypertrail.trial import FrozenTrial, TrialState
+
+SPACE = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+EPOCHS = {"name": "epochs", "min": 1, "max": 27, "eta": 3}
+
+
+def _study(tmp_path: Path, scheduler: str, name: str = "mf", **options: Any) -> Study:
+    spec = {"name": scheduler, "fidelity": EPOCHS, **options}
+    return Study.create(
+        name,
+        SPACE,
+        storage=f"sqlite:///{tmp_path / 'mf.db'}",
+        seed=4,
+        optimizer=spec,
+        load_if_exists=True,
+        metrics="loss",
+    )
+
+
+def test_rungs_and_fidelity_checks() -> None:
+    assert Fidelity("epochs", 1, 81, 3).rungs() == [1, 3, 9, 27, 81]
+    assert Fidelity("epochs", 1, 100, 3).rungs() == [1, 4, 11, 33, 100]
+    assert Fidelity("data", 0.1, 1.0, 2, integer=False).rungs() == pytest.approx(
+        [0.125, 0.25, 0.5, 1.0]
+    )
+    assert Fidelity.from_spec({"name": "data", "min": 0.1, "max": 1.0}).integer is False
+    for bad, words in [
+        ({"name": "e", "min": 5, "max": 1}, "0 < min < max"),
+        ({"name": "e", "min": 1, "max": 2, "eta": 3}, "one rung"),
+        ({"min": 1, "max": 9}, "needs a name"),
+        ({"name": "e", "min": 1, "max": 9, "eta": 1}, "above 1"),
+        ({"name": "e", "min": 1, "max": 9, "step": 2}, "unknown fidelity keys"),
+        ({"name": "e", "min": "1", "max": 9}, "must be a number"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            Fidelity.from_spec(bad)
+    with pytest.raises(OptimizerError, match="needs a fidelity"):
+        Study.create("x", SPACE, storage="memory", optimizer="asha")
+    with pytest.raises(OptimizerError, match="cannot wrap another scheduler"):
+        Study.create(
+            "x",
+            SPACE,
+            storage="memory",
+            optimizer={"name": "asha", "fidelity": EPOCHS, "optimizer": "hyperband"},
+        )
+    with pytest.raises(OptimizerError, match=r"unknown optimizer .tpee."):
+        Study.create(
+            "x",
+            SPACE,
+            storage="memory",
+            optimizer={"name": "asha", "fidelity": EPOCHS, "optimizer": "tpee"},
+        )
+
+
+def _check_promotions(trials: list[FrozenTrial], levels: list[int], eta: int) -> None:
+    """Every promotion repeats its parent's configuration one rung up, and the parent
+    was in the top 1/eta of its rung among the trials that had ended when asked."""
+    for t in trials:
+        assert t.fidelity == levels[t.rung or 0]
+        if t.parent is None:
+            continue
+        parent = trials[t.parent]
+        assert parent.config == t.config and t.rung == (parent.rung or 0) + 1
+        peers = [
+            p
+            for p in trials[: t.number]
+            if p.rung == parent.rung
+            and p.finished
+            and p.finished <= t.started
+            and p.tags["fidelity"]["bracket"] == parent.tags["fidelity"]["bracket"]
+        ]
+        better = [p for p in peers if (p.value or math.inf) < (parent.value or math.inf)]
+        assert len(better) < max(1, len(peers) // eta), (t.number, len(better), len(peers))
+
+
+def test_asha_promotes_the_top_third_and_checkpoints_carry_over(tmp_path: Path) -> None:
+    study = _study(tmp_path, "asha")
+    study.optimize(_objectives.learning_curve, n_trials=40)
+    trials = study.trials
+    levels = [1, 3, 9, 27]
+    _check_promotions(trials, levels, 3)
+    counts = Counter(t.rung for t in trials)
+    assert counts[0] > counts[1] > counts[2] >= 1
+    for t in trials:
+        extras = t.extras
+        assert extras["fidelity_seen"] == t.fidelity  # the objective saw its fidelity
+        # A promotion continues from the checkpoint its parent's run saved.
+        expected = trials[t.parent].fidelity if t.parent is not None else 0
+        assert extras["resumed_from"] == expected
+        assert t.reason.startswith("asha: ")
+    promoted = [t for t in trials if t.parent is not None]
+    assert "promoted #" in promoted[0].reason and "rung 1 (epochs=3)" in promoted[0].reason
+    assert (tmp_path / "mf-checkpoints" / "mf").is_dir()
+    # Cost in epochs: each promotion pays only the epochs above its parent.
+    assert fidelity_cost(trials) == sum(
+        t.fidelity - (trials[t.parent].fidelity if t.parent is not None else 0) for t in trials
+    )
+    assert verify(study.storage, "mf").ok
+
+
+def test_successive_halving_brackets_promote_only_complete_rungs(tmp_path: Path) -> None:
+    study = _study(tmp_path, "successive_halving")
+    study.optimize(_objectives.learning_curve, n_trials=40)
+    trials = study.trials
+    bracket0 = [t for t in trials if t.tags["fidelity"]["bracket"] == 0]
+    assert [t.rung for t in bracket0] == [0] * 27 + [1] * 9 + [2] * 3 + [3]
+    rung0 = sorted(bracket0[:27], key=lambda t: (t.value, t.number))
+    assert {t.parent for t in bracket0[27:36]} == {t.number for t in rung0[:9]}
+    assert trials[-1].tags["fidelity"]["bracket"] == 0
+    _check_promotions(trials, [1, 3, 9, 27], 3)
+    assert verify(study.storage, "mf").ok
+
+
+def test_hyperband_cycles_brackets_from_every_rung(tmp_path: Path) -> None:
+    study = _study(tmp_path, "hyperband")
+    study.optimize(_objectives.learning_curve, n_trials=70)
+    by_bracket: dict[int, list[FrozenTrial]] = {}
+    for t in study.trials:
+        by_bracket.setdefault(t.tags["fidelity"]["bracket"], []).append(t)
+    # s_max = 3: brackets start at rungs 0, 1, 2, 3 with ceil(4/(s+1) * 3**s) trials.
+    assert [t.rung for t in by_bracket[0]] == [0] * 27 + [1] * 9 + [2] * 3 + [3]
+    assert [t.rung for t in by_bracket[1]] == [1] * 12 + [2] * 4 + [3]
+    assert [t.rung for t in by_bracket[2]] == [2] * 6 + [3] * 2
+    assert [t.rung for t in by_bracket[3]][:4] == [3, 3, 3, 3]
+
+
+def test_resume_continues_brackets_where_they_were(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    whole = _study(tmp_path / "a", "hyperband", name="whole")
+    whole.optimize(_objectives.learning_curve, n_trials=45)
+    (tmp_path / "b").mkdir()
+    first = _study(tmp_path / "b", "hyperband", name="split")
+    first.optimize(_objectives.learning_curve, n_trials=20)
+    first.close()
+    again = _study(tmp_path / "b", "hyperband", name="split")
+    again.optimize(_objectives.learning_curve, n_trials=25)
+    key = [(t.config, t.parent, t.tags["fidelity"]) for t in whole.trials]
+    assert [(t.config, t.parent, t.tags["fidelity"]) for t in again.trials] == key
+
+
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband"])
+def test_parallel_workers_replay(tmp_path: Path, scheduler: str) -> None:
+    study = _study(tmp_path, scheduler, optimizer="tpe")
+    study.optimize(_objectives.learning_curve, n_trials=30, workers=3)
+    trials = study.trials
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert any(t.parent is not None for t in trials)
+    report = verify(study.storage, "mf")
+    assert report.ok and report.checked == 30
+
+
+def test_model_based_view_uses_the_highest_rung_with_enough_trials() -> None:
+    from hypertrail.schedulers.asha import ASHA
+    from hypertrail.trial import Metric
+
+    asha = ASHA(optimizer="tpe", fidelity=EPOCHS, min_points=3)
+
+    def trial(n: int, rung: int, value: float | None, parent: int | None = None) -> FrozenTrial:
+        state = TrialState.COMPLETE if value is not None else TrialState.RUNNING
+        tags = {
+            "fidelity": {"name": "epochs", "value": [1, 3, 9, 27][rung], "rung": rung, "bracket": 0}
+        }
+        return FrozenTrial(
+            n,
+            state,
+            {"x": n / 10, "y": 0.5},
+            {"loss": value} if value else None,
+            parent=parent,
+            tags=tags,
+        )
+
+    trials = [trial(i, 0, 1.0 + i) for i in range(6)]
+    trials += [trial(6, 1, 0.5, 0), trial(7, 1, 0.4, 1), trial(8, 0, None)]
+    history = History(0, (Metric("loss", "minimize"),), tuple(trials), 9)
+    view, numbers, source = asha.view(SPACE, history)
+    assert source == "6 trials of rung 0"  # rung 1 has 2 < 3
+    assert numbers == [0, 1, 2, 3, 4, 5, 8] and view.trials[-1].state is TrialState.RUNNING
+    trials.append(trial(9, 1, 0.3, 2))
+    history = History(0, (Metric("loss", "minimize"),), tuple(trials), 10)
+    view, numbers, source = asha.view(SPACE, history)
+    assert source == "3 trials of rung 1" and numbers == [6, 7, 8, 9]
+    blind = ASHA(optimizer="sobol", fidelity=EPOCHS, model_based=False)
+    view, numbers, source = blind.view(SPACE, history)
+    assert all(t.values is None for t in view.trials) and numbers == [0, 1, 2, 3, 4, 5, 8]
+
+
+def test_median_stopping_stops_bad_trials_and_records_why(tmp_path: Path) -> None:
+    study = _study(tmp_path, "median", min_trials=3)
+    study.optimize(_objectives.learning_curve, n_trials=30)
+    trials = study.trials
+    stopped = [t for t in trials if t.stopped is not None]
+    assert stopped and all(t.state is TrialState.COMPLETE for t in stopped)
+    assert all(t.fidelity == 27 for t in trials)
+    for t in stopped:
+        assert len(t.reports) == t.stopped  # one report per epoch, up to the stop
+        assert abs(t.config["x"] - 0.3) > 0.05  # far from the optimum
+    best = min(trials, key=lambda t: t.value or math.inf)
+    assert best.stopped is None and len(best.reports) == 27
+    events = [e for e in study.storage.read("mf") if e.kind == "trial.reported" and e.data["stop"]]
+    assert len(events) == len(stopped)
+    assert "worse than the median" in events[0].data["reason"]
+    assert verify(study.storage, "mf").ok
+
+
+def test_median_stopping_in_worker_processes(tmp_path: Path) -> None:
+    study = _study(tmp_path, "median", min_trials=2)
+    study.optimize(_objectives.learning_curve, n_trials=12, workers=2)
+    trials = study.trials
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert all(len(t.reports) >= 1 for t in trials)  # reports crossed the process boundary
+    assert any(t.stopped is not None for t in trials)
+
+
+def test_ask_tell_reports_and_their_errors() -> None:
+    study = Study.create(
+        "at",
+        SPACE,
+        storage="memory",
+        seed=0,
+        metrics="loss",
+        optimizer={"name": "median", "min_trials": 1},
+    )
+    first = study.ask()
+    assert first.fidelity is None  # median without a fidelity: steps are the objective's
+    assert study.report(first, 1, 0.1) is False
+    study.tell(first, 0.1)
+    second = study.ask()
+    assert second.report(1, 5.0) is True and second.should_stop()
+    assert study.trials[1].stopped == 1.0
+    study.tell(second, 5.0)
+    with pytest.raises(TrialStateError, match="not running"):
+        study.report(second, 2, 1.0)
+    third = study.ask()
+    with pytest.raises(Exception, match="not finite"):
+        study.report(third, 1, math.nan)
+
+
+class TestASHAConformance(OptimizerConformance):
+    def make_optimizer(self) -> Optimizer:
+        from hypertrail.schedulers.asha import ASHA
+
+        return ASHA(optimizer="tpe", fidelity=EPOCHS)
+
+
+class TestHyperbandConformance(OptimizerConformance):
+    def make_optimizer(self) -> Optimizer:
+        from hypertrail.schedulers.successive_halving import Hyperband
+
+        return Hyperband(optimizer="random", fidelity=EPOCHS)
+
+
+def test_rung_trials_reads_tags() -> None:
+    from hypertrail.trial import Metric
+
+    tagged = FrozenTrial(
+        0, TrialState.RUNNING, {"x": 0.1}, tags={"fidelity": {"rung": 1, "value": 3}}
+    )
+    plain = FrozenTrial(1, TrialState.RUNNING, {"x": 0.2})
+    history = History(0, (Metric("loss", "minimize"),), (tagged, plain), 2)
+    assert rung_trials(history, 1) == [tagged] and rung_trials(history, 0) == []
+    assert tagged.fidelity == 3 and plain.fidelity is None and plain.rung is None
+    with pytest.raises(StudyError):
+        Study.create("bad", SPACE, storage="memory", seed=-1)
