@@ -207,3 +207,43 @@ def test_single_metric_study_has_an_empty_pareto_section(tmp_path: object) -> No
     assert section.empty and "One metric" in section.note
     with pytest.raises(ValueError, match="no study named 'two'"):
         study_data([], "two")
+
+
+def test_scheduled_studies_show_rungs_promotions_and_stops() -> None:
+    from tests import _objectives
+
+    from hypertrail import Float, Space, Study
+
+    space = Space({"x": Float(0.0, 1.0)})
+    fidelity = {"name": "epochs", "min": 1, "max": 9}
+    asha = Study.create(
+        "asha",
+        space,
+        storage="memory",
+        seed=1,
+        metrics="loss",
+        optimizer={"name": "asha", "fidelity": fidelity},
+    )
+    asha.optimize(_objectives.learning_curve, n_trials=20)
+    report = build_report(study_data(asha.storage.read("asha"), "asha"))
+    lineage = report.section("lineage").data
+    promoted = [t for t in asha.trials if t.parent is not None]
+    assert len(lineage["edges"]) == len(promoted) > 0
+    assert all("promoted" in e["reason"] for e in lineage["edges"])
+    assert {n["rung"] for n in lineage["nodes"]} >= {0, 1}
+    kinds = report.section("budget").data["kinds"]
+    assert kinds[0] == "rung 0 (1)" and "rung 1 (3)" in kinds
+
+    median = Study.create(
+        "median",
+        space,
+        storage="memory",
+        seed=1,
+        metrics="loss",
+        optimizer={"name": "median", "fidelity": fidelity, "min_trials": 2},
+    )
+    median.optimize(_objectives.learning_curve, n_trials=12)
+    stops = build_report(study_data(median.storage.read("median"), "median")).section("lineage")
+    stopped = [t.number for t in median.trials if t.stopped is not None]
+    assert stopped and [s["trial"] for s in stops.data["stops"]] == stopped
+    assert all("median" in s["reason"] for s in stops.data["stops"])

@@ -23,7 +23,7 @@ import numpy as np
 
 from hypertrail.history import StudyState
 from hypertrail.space.codec import space_from_dict
-from hypertrail.storage.events import TRIAL_ASKED, TRIAL_REQUEUED, Event
+from hypertrail.storage.events import TRIAL_ASKED, TRIAL_REPORTED, TRIAL_REQUEUED, Event
 from hypertrail.trial import FrozenTrial, Metric, TrialState
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class StudyData:
         decisions: per trial number, the extras its proposal recorded (e.g. the
             hybrid optimizer's allocation decision), from ``trial.asked`` events.
         requeues: every ``trial.requeued`` event's trial, attempt and reason.
+        stops: every report on which a scheduler stopped a trial (trial, step,
+            value, reason).
         events: how many events the study holds; ``cursor`` the last sequence number.
     """
 
@@ -84,6 +86,7 @@ class StudyData:
     state: StudyState
     decisions: Mapping[int, Mapping[str, Any]]
     requeues: tuple[Mapping[str, Any], ...]
+    stops: tuple[Mapping[str, Any], ...]
     events: int
     cursor: int
 
@@ -117,7 +120,17 @@ def study_data(events: Sequence[Event], name: str) -> StudyData:
     created = state.created
     decisions: dict[int, Mapping[str, Any]] = {}
     requeues: list[Mapping[str, Any]] = []
+    stops: list[Mapping[str, Any]] = []
     for event in events:
+        if event.kind == TRIAL_REPORTED and event.data.get("stop"):
+            stops.append(
+                {
+                    "trial": event.trial,
+                    "step": event.data.get("step"),
+                    "value": event.data.get("value"),
+                    "reason": event.data.get("reason", ""),
+                }
+            )
         if event.kind == TRIAL_ASKED and event.trial is not None and event.data.get("extras"):
             decisions[event.trial] = dict(event.data["extras"])
         elif event.kind == TRIAL_REQUEUED:
@@ -140,6 +153,7 @@ def study_data(events: Sequence[Event], name: str) -> StudyData:
         state=state,
         decisions=decisions,
         requeues=tuple(requeues),
+        stops=tuple(stops),
         events=len(events),
         cursor=state.cursor,
     )
@@ -556,6 +570,7 @@ def _lineage(data: StudyData, max_edges: int = 1000) -> Section:
             "children": children.get(n, 0),
             "attempts": data.trials[n].attempt + 1,
             "reason": data.trials[n].reason,
+            "rung": data.trials[n].rung,
         }
         for n in numbers
     ]
@@ -565,7 +580,7 @@ def _lineage(data: StudyData, max_edges: int = 1000) -> Section:
         note = f"{max_edges} of {len(edges)} parent links drawn (the latest)."
         edges = edges[-max_edges:]
     if not nodes:
-        note = "No trial has a parent, and none was re-queued."
+        note = "No trial has a parent, none was re-queued or stopped."
     return Section(
         "lineage",
         "Lineage",
@@ -573,6 +588,7 @@ def _lineage(data: StudyData, max_edges: int = 1000) -> Section:
             "nodes": nodes,
             "edges": edges,
             "requeues": list(data.requeues),
+            "stops": list(data.stops),
             "most_children": [{"trial": n, "children": c} for n, c in most],
         },
         note=note,
@@ -587,6 +603,8 @@ def _kind(data: StudyData, trial: FrozenTrial) -> str:
     hybrid = decision.get("hybrid")
     if isinstance(hybrid, Mapping):
         return str(hybrid.get("arm") or hybrid.get("stage") or "hybrid")
+    if trial.rung is not None:  # a scheduler's trial: budget by rung
+        return f"rung {trial.rung} ({trial.fidelity:g})"
     words = trial.reason.replace(":", " ").split()
     return words[0] if words else "unknown"
 

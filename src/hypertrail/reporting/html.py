@@ -459,7 +459,12 @@ def _lineage(s: Section, page: _Page) -> str:
             "mode": "markers",
             "x": [n["trial"] for n in nodes],
             "y": [n["value"] for n in nodes],
-            "text": [f"#{n['trial']}: {n['reason']}" for n in nodes],
+            "text": [
+                f"#{n['trial']}"
+                + (f" rung {n['rung']}" if n["rung"] is not None else "")
+                + f": {n['reason']}"
+                for n in nodes
+            ],
             "name": "trial",
             "marker": {
                 "size": [6 + min(10, 2 * n["children"]) for n in nodes],
@@ -481,6 +486,14 @@ def _lineage(s: Section, page: _Page) -> str:
             ["trial", "children"],
             [[f"#{m['trial']}", m["children"]] for m in d["most_children"]],
             numeric=frozenset({1}),
+        )
+    if d["stops"]:
+        out += "<h3>Stopped by the scheduler</h3>" + _table(
+            ["trial", "step", "value", "reason"],
+            [
+                [f"#{x['trial']}", _g(x["step"]), _g(x["value"]), x["reason"]]
+                for x in d["stops"][:200]
+            ],
         )
     if d["requeues"]:
         out += "<h3>Re-queued attempts</h3>" + _table(
