@@ -457,7 +457,8 @@ class _Builder:
 
     def _scheduled(self, optimizer: Any, fidelity: Any, scheduler: Any) -> Any:
         """The optimizer spec, wrapped in the plan's scheduler when it declares a
-        fidelity (``asha`` by default) or a scheduler; issues at their own keys."""
+        fidelity (``asha`` by default; the hybrid optimizer takes the fidelity itself)
+        or a scheduler; issues at their own keys."""
         if fidelity is None and scheduler is None:
             return optimizer
         if fidelity is not None:
@@ -469,6 +470,13 @@ class _Builder:
                 self.issue("fidelity", str(exc))
                 return optimizer
         if scheduler is None:
+            hybrid = optimizer == "hybrid" or (
+                isinstance(optimizer, Mapping) and optimizer.get("name") == "hybrid"
+            )
+            if hybrid and fidelity is not None:
+                # The hybrid sweeps at low fidelity and refines at full fidelity itself.
+                spec = {"name": "hybrid"} if isinstance(optimizer, str) else dict(optimizer)
+                return {**spec, "fidelity": dict(fidelity)}
             scheduler = "asha"
         if isinstance(scheduler, str):
             options: dict[str, Any] = {"name": scheduler}

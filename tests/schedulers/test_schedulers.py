@@ -281,3 +281,47 @@ def test_rung_trials_reads_tags() -> None:
     assert tagged.fidelity == 3 and plain.fidelity is None and plain.rung is None
     with pytest.raises(StudyError):
         Study.create("bad", SPACE, storage="memory", seed=-1)
+
+
+def _structured(trial: Any) -> float:
+    c = trial.config
+    return (c["x"] - 0.3) ** 2 + (0.5 if c["k"] == "b" else 0.0) + 1.0 / trial.fidelity
+
+
+def test_hybrid_sweeps_at_low_fidelity_then_refines_at_full(tmp_path: Path) -> None:
+    from hypertrail import Categorical
+
+    space = Space({"x": Float(0.0, 1.0), "k": Categorical(["a", "b", "c"]), "y": Float(0, 1)})
+    study = Study.create(
+        "hy", space, storage="memory", seed=1, optimizer={"name": "hybrid", "fidelity": EPOCHS}
+    )
+    study.optimize(_structured, n_trials=24)
+    trials = study.trials
+    sweep = [t for t in trials if t.rung == 0]
+    assert sweep and all(t.fidelity == 1 and "sweep" in t.reason for t in sweep)
+    assert [t.rung for t in trials] == [0] * len(sweep) + [3] * (len(trials) - len(sweep))
+    promotions = [t for t in trials if "promote" in t.reason]
+    assert len(promotions) == math.ceil(len(sweep) / 3)
+    best_swept = sorted(sweep, key=lambda t: (t.value, t.number))[: len(promotions)]
+    assert [t.parent for t in promotions] == [t.number for t in best_swept]
+    assert all(t.config == trials[t.parent].config for t in promotions)
+    later = trials[len(sweep) + len(promotions) :]
+    assert later and all(t.fidelity == 27 for t in later)
+    assert all(("refine" in t.reason or "explore" in t.reason) for t in later)
+    # Parents named in reasons are the study's own numbers, not the engines' view.
+    for t in later:
+        if t.parent is not None:
+            assert trials[t.parent].fidelity == 27
+    assert verify(study.storage, "hy").ok
+
+
+def test_a_plan_gives_the_hybrid_its_fidelity(tmp_path: Path) -> None:
+    from tests.cli.test_commands import write_plan
+
+    from hypertrail.plan import load_plan
+
+    plan = write_plan(tmp_path / "p", extra="fidelity: {name: epochs, min: 1, max: 9}\n")
+    text = plan.read_text().replace("optimizer: random", "optimizer: hybrid")
+    plan.write_text(text)
+    spec = load_plan(plan).optimizer
+    assert spec["name"] == "hybrid" and spec["fidelity"]["max"] == 9

@@ -236,6 +236,9 @@ class Hybrid(SplitOptions):
         explore_candidates: structure proposals scored per exploring step.
         transplant: probability that an exploring step moves the best trial's
             numbers into a new structure instead of choosing numbers for it.
+        fidelity: ``{name, min, max, eta}``: sweep at the lowest fidelity, promote the
+            best ``1/eta`` of the sweep to the full fidelity, and explore and refine
+            there (a plan with a fidelity and ``optimizer: hybrid`` sets it).
         cost: what a trial costs the allocator: ``trials`` (one each, the default),
             ``wall_time`` (its duration), or the name of a value the objective
             returns besides its metrics (seconds of training, say). Costs measured
@@ -256,7 +259,9 @@ class Hybrid(SplitOptions):
     explore_candidates: int = 6
     cost: str = "trials"
     transplant: float = 1.0
+    fidelity: Any = None
     _structure_engine: Optimizer = field(init=False, repr=False, compare=False)
+    _levels: Any = field(init=False, repr=False, compare=False, default=None)
     _numeric_engine: Optimizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -281,6 +286,10 @@ class Hybrid(SplitOptions):
             raise ValueError("explore_floor must be within [0, 0.5]")
         object.__setattr__(self, "_structure_engine", build_engine(self.structure, "structure"))
         object.__setattr__(self, "_numeric_engine", build_engine(self.numeric, "numeric"))
+        if self.fidelity is not None:
+            from hypertrail.schedulers.base import Fidelity
+
+            object.__setattr__(self, "_levels", Fidelity.from_spec(self.fidelity))
 
     # --- protocol --------------------------------------------------------------------
 
@@ -295,6 +304,8 @@ class Hybrid(SplitOptions):
         split = self.split_of(space)
         if not split.structure or not split.numeric:
             return self._single_engine(space, split, history, rng, n)
+        if self.fidelity is not None:
+            return self._multi_fidelity(space, split, history, rng, n)
         min_ended = max(self.min_sweep, len(split.structure) + 1)
         stage, evidence = sweep_stage(history, min_ended, self.patience, self.max_sweep)
         if stage == 1:
@@ -309,6 +320,76 @@ class Hybrid(SplitOptions):
                 for p in SobolSearch().propose(space, history, rng, n)
             ]
         return self._stage_two(space, split, history, rng, n, evidence)
+
+    # --- with a fidelity ---------------------------------------------------------------
+
+    def _multi_fidelity(
+        self, space: Space, split: Split, history: History, rng: np.random.Generator, n: int
+    ) -> list[Proposal]:
+        """The sweep at the lowest fidelity; then the best ``1/eta`` of it promoted to
+        the full fidelity; then explore/refine at full fidelity, the engines seeing
+        only full-fidelity trials (values at different fidelities do not compare)."""
+        from hypertrail.history import History as Snapshot
+        from hypertrail.optimizers.sobol import SobolSearch
+        from hypertrail.schedulers.base import Fidelity, renumber_reason
+
+        fid: Fidelity = self._levels
+        levels = fid.rungs()
+        top = len(levels) - 1
+
+        def tag(rung: int) -> dict[str, Any]:
+            return {"name": fid.name, "value": levels[rung], "rung": rung, "bracket": 0}
+
+        sweep = [t for t in history.trials if t.rung == 0]
+        full = [t for t in history.trials if t.rung == top]
+        min_ended = max(self.min_sweep, len(split.structure) + 1)
+        swept = Snapshot(history.seed, history.metrics, tuple(_renumbered(sweep)), history.cursor)
+        stage, evidence = sweep_stage(swept, min_ended, self.patience, self.max_sweep)
+        if stage == 1:
+            return [
+                Proposal(
+                    p.config,
+                    f"{_PREFIX}sweep [{split.describe(split.structure_of(p.config))}] at "
+                    f"{fid.name}={levels[0]:g}: {p.reason}",
+                    extras={
+                        "hybrid": {"stage": 1, "arm": "sweep", "evidence": evidence},
+                        "fidelity": tag(0),
+                    },
+                )
+                for p in SobolSearch().propose(space, history, rng, n)
+            ]
+        ended = [t for t in sweep if t.state is not TrialState.RUNNING]
+        quota = math.ceil(len(ended) / fid.eta)
+        ranked = sorted(
+            (t for t in ended if t.state is TrialState.COMPLETE),
+            key=lambda t: (history.loss(t), t.number),
+        )[:quota]
+        promoted = {t.parent for t in full if t.parent is not None}
+        for position, trial in enumerate(ranked, start=1):
+            if trial.number not in promoted:
+                return [
+                    Proposal(
+                        dict(trial.config),
+                        f"{_PREFIX}promote #{trial.number} to {fid.name}={levels[top]:g}: "
+                        f"{position} of the best {quota} of {len(ended)} swept",
+                        parent=trial.number,
+                        extras={
+                            "hybrid": {"stage": 2, "arm": "promote", "sweep": evidence},
+                            "fidelity": tag(top),
+                        },
+                    )
+                ]
+        view = Snapshot(history.seed, history.metrics, tuple(_renumbered(full)), history.cursor)
+        numbers = [t.number for t in full]
+        return [
+            replace(
+                p,
+                reason=renumber_reason(p.reason, numbers),
+                parent=numbers[p.parent] if p.parent is not None else None,
+                extras={**dict(p.extras), "fidelity": tag(top)},
+            )
+            for p in self._stage_two(space, split, view, rng, n, evidence)
+        ]
 
     # --- stage 2 ---------------------------------------------------------------------
 
@@ -535,6 +616,11 @@ def _arm_of(trial: FrozenTrial) -> str | None:
         return None
     word = trial.reason[len(_PREFIX) :].split(" ", 1)[0]
     return word if word in (EXPLORE, REFINE) else None
+
+
+def _renumbered(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """``trials`` numbered from 0 in order, parents dropped: a history of their own."""
+    return [replace(t, number=i, parent=None) for i, t in enumerate(trials)]
 
 
 def _with_pending(history: History, proposal: Proposal) -> History:

@@ -37,7 +37,15 @@ if TYPE_CHECKING:
 
     from hypertrail.space.space import Space
 
-__all__ = ["Fidelity", "New", "Promote", "Scheduled", "fidelity_cost", "rung_trials"]
+__all__ = [
+    "Fidelity",
+    "New",
+    "Promote",
+    "Scheduled",
+    "fidelity_cost",
+    "renumber_reason",
+    "rung_trials",
+]
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,17 @@ def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
     return total
 
 
+def renumber_reason(reason: str, numbers: Sequence[int]) -> str:
+    """A reason written over a renumbered view (``#3``), with the study's numbers."""
+    import re
+
+    def study_number(match: re.Match[str]) -> str:
+        i = int(match.group(1))
+        return f"#{numbers[i]}" if 0 <= i < len(numbers) else match.group(0)
+
+    return re.sub(r"#(\d+)", study_number, reason)
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -267,7 +286,8 @@ class Scheduled:
             Proposal(
                 proposal.config,
                 reason=f"{self.name}: new at rung {decision.rung} ({name}={value:g}), "
-                f"{decision.why}; {self._inner.name} on {source}: {proposal.reason}",
+                f"{decision.why}; {self._inner.name} on {source}: "
+                + renumber_reason(proposal.reason, numbers),
                 parent=parent,
                 extras={**dict(proposal.extras), **self._tag(decision.rung, decision.bracket)},
             )
