@@ -94,3 +94,12 @@ def learning_curve(trial: Trial) -> dict[str, Any]:
             break
         state.write_text(str(epoch))
     return {"loss": loss, "resumed_from": start, "fidelity_seen": trial.fidelity}
+
+
+def curve_dies_on_first_attempt(trial: Trial) -> dict[str, Any]:
+    """``learning_curve``, but the worker is killed (SIGKILL) the first time trial 4
+    runs, after it reported and saved a checkpoint."""
+    if trial.number == 4 and trial.attempt == 0:
+        trial.report(1, 1.0)
+        os.kill(os.getpid(), 9)
+    return learning_curve(trial)

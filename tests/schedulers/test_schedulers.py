@@ -325,3 +325,23 @@ def test_a_plan_gives_the_hybrid_its_fidelity(tmp_path: Path) -> None:
     plan.write_text(text)
     spec = load_plan(plan).optimizer
     assert spec["name"] == "hybrid" and spec["fidelity"]["max"] == 9
+
+
+def test_a_killed_worker_resumes_with_its_rung_and_fidelity(tmp_path: Path) -> None:
+    study = _study(tmp_path, "asha")
+    study.optimize(_objectives.curve_dies_on_first_attempt, n_trials=16, workers=2)
+    trials = study.trials
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    lost = trials[4]
+    assert lost.attempt == 1
+    assert lost.extras["fidelity_seen"] == lost.fidelity  # the retry ran at its own rung
+    # The killed attempt's report was dropped with it: the record holds the retry's.
+    start = int(lost.extras["resumed_from"])
+    x = lost.config["x"]
+    expected = [
+        (float(e), (x - 0.3) ** 2 + 1.0 / e) for e in range(start + 1, int(lost.fidelity or 0) + 1)
+    ]
+    assert lost.reports == pytest.approx(expected)
+    killed = [e for e in study.storage.read("mf") if e.kind == "trial.reported" and e.trial == 4]
+    assert len(killed) == len(expected) + 1
+    assert verify(study.storage, "mf").ok
