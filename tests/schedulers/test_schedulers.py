@@ -345,3 +345,23 @@ def test_a_killed_worker_resumes_with_its_rung_and_fidelity(tmp_path: Path) -> N
     killed = [e for e in study.storage.read("mf") if e.kind == "trial.reported" and e.trial == 4]
     assert len(killed) == len(expected) + 1
     assert verify(study.storage, "mf").ok
+
+
+def test_show_tells_a_promoted_trial_its_rung_reports_and_ancestors(tmp_path: Path) -> None:
+    from tests.cli.test_commands import invoke
+
+    study = _study(tmp_path, "asha")
+    study.optimize(_objectives.learning_curve, n_trials=20)
+    top = max(study.trials, key=lambda t: (t.rung or 0, -t.number))
+    chain = []
+    parent = top.parent
+    while parent is not None:
+        chain.append(parent)
+        parent = study.trials[parent].parent
+    study.close()
+    code, out, err = invoke("show", "mf", str(top.number), "--storage", str(tmp_path / "mf.db"))
+    assert code == 0, err
+    assert f"fidelity   epochs={top.fidelity:g} (rung {top.rung})" in out
+    assert f"reports    {len(top.reports)}, last at step {top.fidelity:g}" in out
+    assert "ancestors  " + " <- ".join(f"#{n}" for n in chain) in out
+    assert '"step": ' in out  # reports listed among the events

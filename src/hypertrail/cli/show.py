@@ -94,6 +94,22 @@ def show(study_name: str, number: int, storage: str | None, as_json: bool) -> No
         f"  config     {json.dumps(t['config'])}",
         f"  values     {json.dumps(t['values'])}" if t["values"] else f"  error      {t['error']}",
         f"  reason     {t['reason']}",
+        *(
+            [
+                f"  fidelity   {t['tags']['fidelity']['name']}={t['tags']['fidelity']['value']:g} "
+                f"(rung {t['tags']['fidelity']['rung']})"
+            ]
+            if isinstance(t["tags"].get("fidelity"), dict)
+            else []
+        ),
+        *(
+            [
+                f"  reports    {len(t['reports'])}, last at step {t['reports'][-1][0]:g}"
+                + (f"; stopped at step {t['stopped']:g}" if t["stopped"] is not None else "")
+            ]
+            if t["reports"]
+            else []
+        ),
         f"  seed       {t['seed']}",
         f"  ran on     {t['host']} pid {t['pid']}"
         + (f", {t['duration']:.3f} s wall" if t["duration"] is not None else "")
@@ -128,6 +144,10 @@ def show(study_name: str, number: int, storage: str | None, as_json: bool) -> No
         lines.append(f"  reruns     {len(record['reruns'])}: {', '.join(f'{v:.5g}' for v in vals)}")
     lines.append("  events")
     for e in record["events"]:
-        detail = {k: v for k, v in e["data"].items() if k in ("reason", "attempt", "session")}
+        detail = {
+            k: v
+            for k, v in e["data"].items()
+            if k in ("reason", "attempt", "session", "step", "value", "stop")
+        }
         lines.append(f"    #{e['seq']:<6} {e['kind']:<16} {json.dumps(detail)}")
     click.echo("\n".join(lines))
