@@ -146,6 +146,7 @@ class Study:
         self.name = name
         self.storage = log
         self._owns_log = owns_log
+        self._scratch: str | None = None  # checkpoints of an in-memory study
         self._state = state
         self.created: dict[str, Any] = created
         self.seed: int = int(created["seed"])
@@ -510,7 +511,9 @@ class Study:
         """``<root>/<study>/<n>`` where ``n`` is the first trial of this configuration's
         promotion chain (parents with the same configuration), so promotions share it.
         The root is ``$HYPERTRAIL_CHECKPOINTS``, else a folder beside a SQLite file,
-        else ``hypertrail-checkpoints`` in the temporary folder."""
+        else a temporary folder of this process for an in-memory study, else
+        ``./hypertrail-checkpoints`` (set the variable to a shared folder when workers
+        run on several machines)."""
         root_number = number
         trials = self._state.trials
         seen = {number}
@@ -527,10 +530,15 @@ class Study:
         elif isinstance(url, str) and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             db = Path(url.removeprefix("sqlite:///"))
             root = db.with_name(db.stem + "-checkpoints")
-        else:
-            import tempfile
+        elif url in ("memory", "sqlite:///:memory:"):
+            # The study lives as long as this process: so do its checkpoints.
+            if self._scratch is None:
+                import tempfile
 
-            root = Path(tempfile.gettempdir()) / "hypertrail-checkpoints"
+                self._scratch = tempfile.mkdtemp(prefix="hypertrail-checkpoints-")
+            root = Path(self._scratch)
+        else:  # a shared database: a folder every machine can reach is the user's call
+            root = Path.cwd() / "hypertrail-checkpoints"
         return root / self.name / str(root_number)
 
     def report(self, trial: Trial | int, step: float, value: float) -> bool:

@@ -250,7 +250,7 @@ def _summary(data: StudyData, importance: ImportanceResult | None) -> Section:
         metrics.append(row)
     top = []
     if importance is not None:
-        top = [p.name for p in importance.params[:3]]
+        top = [p.name + (" (when active)" if p.conditional else "") for p in importance.params[:3]]
     note = ""
     if best and not reruns:
         note = (

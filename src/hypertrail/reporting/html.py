@@ -77,6 +77,8 @@ def _table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: frozenset[int] = frozenset()
 ) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    if not any(headers):  # a key/value table: no header row
+        head = ""
     body = "".join(
         "<tr>"
         + "".join(
@@ -86,7 +88,8 @@ def _table(
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 class _Page:
