@@ -247,7 +247,7 @@ def render_section(runs: dict[str, list[dict[str, float]]], trials: int, made: f
         "## A report of a 10,000-trial study",
         "",
         f"Measured by `python benchmarks/report_scale.py` on {dt.date.today().isoformat()}, "
-        f"commit {git_revision()[:12]}, {cpu_model()}, Python {sys.version.split()[0]}, "
+        f"commit {git_revision()}, {cpu_model()}, Python {sys.version.split()[0]}, "
         f"Optuna {package_version('optuna')}, scikit-learn {package_version('scikit-learn')}"
         + (", Chromium (headless)" if has_draw else "")
         + f". One study: {trials} trials of random search on `mixed_hartmann6` with two "
