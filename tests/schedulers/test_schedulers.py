@@ -183,7 +183,7 @@ def test_model_based_view_uses_the_highest_rung_with_enough_trials() -> None:
         return FrozenTrial(
             n,
             state,
-            {"x": n / 10, "y": 0.5},
+            {"x": (n if parent is None else parent) / 10, "y": 0.5},
             {"loss": value} if value else None,
             parent=parent,
             tags=tags,
@@ -198,7 +198,11 @@ def test_model_based_view_uses_the_highest_rung_with_enough_trials() -> None:
     trials.append(trial(9, 1, 0.3, 2))
     history = History(0, (Metric("loss", "minimize"),), tuple(trials), 10)
     view, numbers, source = asha.view(SPACE, history)
-    assert source == "3 trials of rung 1" and numbers == [6, 7, 8, 9]
+    # One row per configuration: the promoted ones with their rung-1 values, the
+    # others pending, so the model sees one fidelity and a sequence keeps moving.
+    assert source == "3 trials of rung 1" and numbers == [0, 1, 2, 3, 4, 5, 8]
+    assert [t.value for t in view.trials] == [0.5, 0.4, 0.3, None, None, None, None]
+    assert [t.number for t in view.trials] == list(range(7))
     blind = ASHA(optimizer="sobol", fidelity=EPOCHS, model_based=False)
     view, numbers, source = blind.view(SPACE, history)
     assert all(t.values is None for t in view.trials) and numbers == [0, 1, 2, 3, 4, 5, 8]

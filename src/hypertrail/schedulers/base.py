@@ -168,6 +168,12 @@ def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
     return total
 
 
+def _key(config: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(dict(config), sort_keys=True, default=str)
+
+
 def renumber_reason(reason: str, numbers: Sequence[int]) -> str:
     """A reason written over a renumbered view (``#3``), with the study's numbers."""
     import re
@@ -309,21 +315,32 @@ class Scheduled:
                 [t.number for t in births],
                 "no values (model_based: false)",
             )
-        pending = [t for t in births if t.state is TrialState.RUNNING]
-        chosen: list[FrozenTrial] = []
-        source = "no trials"
         need = self.min_points or max(5, len(space.dimensions) + 2)
+        chosen, rung_used = [], None
         for rung in range(len(self.levels) - 1, -1, -1):
             done = [t for t in rung_trials(history, rung) if t.state is TrialState.COMPLETE]
-            if len(done) >= need or (rung == 0 and done):
-                chosen = done
-                source = f"{len(done)} trials of rung {rung}"
+            if len(done) >= need:
+                chosen, rung_used = done, rung
                 break
-        trials = sorted([*chosen, *pending], key=lambda t: t.number)
-        renumbered = tuple(replace(t, number=i, parent=None) for i, t in enumerate(trials))
+            if done:  # the lowest rung with anything is the fallback
+                chosen, rung_used = done, rung
+        # One row per configuration ever proposed, in order (so a sequence such as
+        # Sobol moves on): its value at the chosen rung when it has one, else shown
+        # as pending, as a running trial of another worker would be.
+        at_rung = {_key(t.config): t for t in chosen}
+        rows = []
+        for i, birth in enumerate(births):
+            found = at_rung.get(_key(birth.config))
+            if found is not None:
+                rows.append(replace(found, number=i, parent=None))
+            else:
+                rows.append(
+                    replace(birth, number=i, parent=None, state=TrialState.RUNNING, values=None)
+                )
+        source = f"{len(chosen)} trials of rung {rung_used}" if chosen else "no trials"
         return (
-            History(history.seed, history.metrics, renumbered, history.cursor),
-            [t.number for t in trials],
+            History(history.seed, history.metrics, tuple(rows), history.cursor),
+            [t.number for t in births],
             source,
         )
 
