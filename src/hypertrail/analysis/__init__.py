@@ -1,4 +1,5 @@
-"""Analysis of studies: statistics across seeds and comparisons of optimizers.
+"""Analysis of studies: statistics across seeds, comparisons of optimizers, parameter
+importance (fANOVA) and sensitivity, Pareto fronts and hypervolume.
 
 Pure functions over a study's data; SciPy is imported inside the functions that
 need it, so importing this package stays light.

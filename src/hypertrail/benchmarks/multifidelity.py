@@ -408,9 +408,7 @@ def mf_mlp_digits() -> MFProblem:
     space = Space(
         {
             "n_layers": Int(1, 2),
-            "layers": Repeat(
-                count="n_layers", max=2, item={"width": Int(8, 256, log=True)}
-            ),
+            "layers": Repeat(count="n_layers", max=2, item={"width": Int(8, 256, log=True)}),
             "activation": Categorical(["relu", "tanh", "logistic"]),
             "learning_rate_init": Float(1e-4, 1e-1, log=True),
             "alpha": Float(1e-6, 1e-1, log=True),
