@@ -564,6 +564,9 @@ class Study:
             )
             stop, why = decide(current, self._state.snapshot(self.seed, self.metrics))
         data: dict[str, Any] = {"step": step, "value": value, "stop": bool(stop)}
+        rung = self._state.trials[number].rung
+        if rung is not None:
+            data["rung"] = rung
         if why:
             data["reason"] = why
         self.storage.append([Event(TRIAL_REPORTED, self.name, number, data, None, time.time())])
