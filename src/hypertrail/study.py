@@ -532,10 +532,12 @@ class Study:
             root = db.with_name(db.stem + "-checkpoints")
         elif url in ("memory", "sqlite:///:memory:"):
             # The study lives as long as this process: so do its checkpoints.
-            if self._scratch is None:
+            if self._scratch is None:  # created by the trial that first uses it
                 import tempfile
+                import uuid
 
-                self._scratch = tempfile.mkdtemp(prefix="hypertrail-checkpoints-")
+                name = f"hypertrail-checkpoints-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+                self._scratch = str(Path(tempfile.gettempdir()) / name)
             root = Path(self._scratch)
         else:  # a shared database: a folder every machine can reach is the user's call
             root = Path.cwd() / "hypertrail-checkpoints"

@@ -177,9 +177,10 @@ def test_model_based_view_uses_the_highest_rung_with_enough_trials() -> None:
 
     def trial(n: int, rung: int, value: float | None, parent: int | None = None) -> FrozenTrial:
         state = TrialState.COMPLETE if value is not None else TrialState.RUNNING
-        tags = {
-            "fidelity": {"name": "epochs", "value": [1, 3, 9, 27][rung], "rung": rung, "bracket": 0}
-        }
+        tag = {"name": "epochs", "value": [1, 3, 9, 27][rung], "rung": rung, "bracket": 0}
+        if parent is not None:
+            tag["promoted"] = True
+        tags = {"fidelity": tag}
         return FrozenTrial(
             n,
             state,
@@ -369,3 +370,22 @@ def test_show_tells_a_promoted_trial_its_rung_reports_and_ancestors(tmp_path: Pa
     assert f"reports    {len(top.reports)}, last at step {top.fidelity:g}" in out
     assert "ancestors  " + " <- ".join(f"#{n}" for n in chain) in out
     assert '"step": ' in out  # reports listed among the events
+
+
+def test_mutations_inside_hyperband_are_new_configurations_not_promotions(tmp_path: Path) -> None:
+    study = _study(tmp_path, "hyperband", optimizer={"name": "evolution", "population_size": 8})
+    study.optimize(_objectives.learning_curve, n_trials=70)
+    by_bracket: dict[int, list[FrozenTrial]] = {}
+    for t in study.trials:
+        by_bracket.setdefault(t.tags["fidelity"]["bracket"], []).append(t)
+    mutants = [
+        t for t in study.trials if t.parent is not None and not t.tags["fidelity"].get("promoted")
+    ]
+    assert mutants  # evolution records its parents...
+    # ...and the brackets keep their textbook sizes all the same.
+    assert [t.rung for t in by_bracket[0]] == [0] * 27 + [1] * 9 + [2] * 3 + [3]
+    assert [t.rung for t in by_bracket[1]] == [1] * 12 + [2] * 4 + [3]
+    assert fidelity_cost(study.trials) == sum(
+        t.fidelity - (study.trials[t.parent].fidelity if t.tags["fidelity"].get("promoted") else 0)
+        for t in study.trials
+    )

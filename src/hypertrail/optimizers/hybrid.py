@@ -375,7 +375,7 @@ class Hybrid(SplitOptions):
                         parent=trial.number,
                         extras={
                             "hybrid": {"stage": 2, "arm": "promote", "sweep": evidence},
-                            "fidelity": tag(top),
+                            "fidelity": {**tag(top), "promoted": True},
                         },
                     )
                 ]

@@ -43,6 +43,7 @@ __all__ = [
     "Promote",
     "Scheduled",
     "fidelity_cost",
+    "is_promotion",
     "renumber_reason",
     "rung_trials",
 ]
@@ -138,6 +139,12 @@ class New:
     why: str
 
 
+def is_promotion(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` re-runs its parent's configuration at a higher fidelity."""
+    tag = trial.tags.get("fidelity")
+    return isinstance(tag, Mapping) and bool(tag.get("promoted")) and trial.parent is not None
+
+
 def rung_trials(history: History, rung: int, bracket: int | None = None) -> list[FrozenTrial]:
     """Trials asked at ``rung`` (of ``bracket`` when given), in number order."""
     out = []
@@ -159,8 +166,8 @@ def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
     for t in trials:
         if t.fidelity is None:
             continue
-        parent = by_number.get(t.parent) if t.parent is not None else None
-        below = parent.fidelity if parent is not None and parent.config == t.config else None
+        parent = by_number.get(t.parent) if is_promotion(t) and t.parent is not None else None
+        below = parent.fidelity if parent is not None else None
         spent = t.fidelity - (below or 0.0)
         if t.stopped is not None:
             spent = min(spent, t.stopped - (below or 0.0))
@@ -255,15 +262,16 @@ class Scheduled:
         """A trial's loss at its own rung; failed and running trials rank last."""
         return history.loss(trial) if trial.state is TrialState.COMPLETE else math.inf
 
-    def _tag(self, rung: int, bracket: int) -> dict[str, Any]:
-        return {
-            "fidelity": {
-                "name": self._fidelity.name,
-                "value": self.levels[rung],
-                "rung": rung,
-                "bracket": bracket,
-            }
+    def _tag(self, rung: int, bracket: int, promoted: bool = False) -> dict[str, Any]:
+        tag: dict[str, Any] = {
+            "name": self._fidelity.name,
+            "value": self.levels[rung],
+            "rung": rung,
+            "bracket": bracket,
         }
+        if promoted:
+            tag["promoted"] = True
+        return {"fidelity": tag}
 
     def propose(
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1
@@ -278,7 +286,7 @@ class Scheduled:
                     reason=f"{self.name}: promoted #{decision.trial.number} to rung "
                     f"{decision.rung} ({name}={value:g}): {decision.why}",
                     parent=decision.trial.number,
-                    extras=self._tag(decision.rung, decision.bracket),
+                    extras=self._tag(decision.rung, decision.bracket, promoted=True),
                 )
             ]
         view, numbers, source = self.view(space, history)
@@ -302,7 +310,7 @@ class Scheduled:
     def view(self, space: Space, history: History) -> tuple[History, list[int], str]:
         """What the wrapped optimizer sees, renumbered from 0; the original numbers;
         and a few words on which rung it is."""
-        births = [t for t in history.trials if t.parent is None or t.tags.get("fidelity") is None]
+        births = [t for t in history.trials if not is_promotion(t)]
         if not self.model_based:
             # Every configuration proposed so far, values hidden: a sequence (Sobol)
             # moves on, a model-based optimizer stays in its start-up phase.
@@ -346,8 +354,11 @@ class Scheduled:
 
     @staticmethod
     def promoted(history: History, rung: int) -> set[int]:
-        """Trials that already have a promotion to ``rung`` (any state)."""
-        return {t.parent for t in rung_trials(history, rung) if t.parent is not None}
+        """Trials that already have a promotion to ``rung`` (any state). New
+        configurations with a parent (an evolution's mutation) do not count."""
+        return {
+            t.parent for t in rung_trials(history, rung) if t.parent is not None and is_promotion(t)
+        }
 
     @staticmethod
     def rank_words(position: int, of: int, rung: int) -> str:
