@@ -389,3 +389,20 @@ def test_mutations_inside_hyperband_are_new_configurations_not_promotions(tmp_pa
         t.fidelity - (study.trials[t.parent].fidelity if t.tags["fidelity"].get("promoted") else 0)
         for t in study.trials
     )
+
+
+def test_hybrid_with_a_fidelity_on_a_space_without_structure(tmp_path: Path) -> None:
+    study = Study.create(
+        "flat",
+        SPACE,
+        storage="memory",
+        seed=2,
+        metrics="loss",
+        optimizer={"name": "hybrid", "fidelity": EPOCHS},
+    )
+    study.optimize(_objectives.learning_curve, n_trials=20)
+    rungs = [t.rung for t in study.trials]
+    assert rungs[0] == 0 and rungs[-1] == 3 and rungs == sorted(rungs)
+    assert all(t.extras["fidelity_seen"] == t.fidelity for t in study.trials)
+    assert "numbers only" in study.trials[-1].reason
+    assert verify(study.storage, "flat").ok

@@ -302,10 +302,10 @@ class Hybrid(SplitOptions):
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1
     ) -> list[Proposal]:
         split = self.split_of(space)
-        if not split.structure or not split.numeric:
-            return self._single_engine(space, split, history, rng, n)
         if self.fidelity is not None:
             return self._multi_fidelity(space, split, history, rng, n)
+        if not split.structure or not split.numeric:
+            return self._single_engine(space, split, history, rng, n)
         min_ended = max(self.min_sweep, len(split.structure) + 1)
         stage, evidence = sweep_stage(history, min_ended, self.patience, self.max_sweep)
         if stage == 1:
@@ -342,7 +342,7 @@ class Hybrid(SplitOptions):
 
         sweep = [t for t in history.trials if t.rung == 0]
         full = [t for t in history.trials if t.rung == top]
-        min_ended = max(self.min_sweep, len(split.structure) + 1)
+        min_ended = max(self.min_sweep, len(split.structure) + 1, len(split.numeric) // 2 + 1)
         swept = Snapshot(history.seed, history.metrics, tuple(_renumbered(sweep)), history.cursor)
         stage, evidence = sweep_stage(swept, min_ended, self.patience, self.max_sweep)
         if stage == 1:
@@ -381,6 +381,10 @@ class Hybrid(SplitOptions):
                 ]
         view = Snapshot(history.seed, history.metrics, tuple(_renumbered(full)), history.cursor)
         numbers = [t.number for t in full]
+        if not split.structure or not split.numeric:
+            proposals = self._single_engine(space, split, view, rng, n)
+        else:
+            proposals = self._stage_two(space, split, view, rng, n, evidence)
         return [
             replace(
                 p,
@@ -388,7 +392,7 @@ class Hybrid(SplitOptions):
                 parent=numbers[p.parent] if p.parent is not None else None,
                 extras={**dict(p.extras), "fidelity": tag(top)},
             )
-            for p in self._stage_two(space, split, view, rng, n, evidence)
+            for p in proposals
         ]
 
     # --- stage 2 ---------------------------------------------------------------------
