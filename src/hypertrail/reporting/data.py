@@ -222,10 +222,6 @@ def thin(
     return sorted((t for t in trials if t.number in keep), key=lambda t: t.number)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
 def _summary(data: StudyData, importance: ImportanceResult | None) -> Section:
     counts = Counter(t.state.value for t in data.trials)
     best = data.best()
@@ -551,249 +547,6 @@ def _pareto(data: StudyData, max_points: int) -> Section:
     )
 
 
-def _lineage(data: StudyData, max_edges: int = 1000) -> Section:
-    """Parent links (mutations, transplants, promotions) and re-queued attempts."""
-    links = [
-        (t.parent, t.number, t.reason)
-        for t in data.trials
-        if t.parent is not None and 0 <= t.parent < len(data.trials)
-    ]
-    edges = [{"parent": p, "child": c, "reason": r} for p, c, r in links]
-    children = Counter(p for p, _, _ in links)
-    requeued = Counter(int(r["trial"]) for r in data.requeues if r["trial"] is not None)
-    numbers = sorted({p for p, _, _ in links} | {c for _, c, _ in links} | set(requeued))
-    nodes = [
-        {
-            "trial": n,
-            "value": data.trials[n].value,
-            "state": data.trials[n].state.value,
-            "children": children.get(n, 0),
-            "attempts": data.trials[n].attempt + 1,
-            "reason": data.trials[n].reason,
-            "rung": data.trials[n].rung,
-        }
-        for n in numbers
-    ]
-    most = sorted(children.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    note = ""
-    if len(edges) > max_edges:
-        note = f"{max_edges} of {len(edges)} parent links drawn (the latest)."
-        edges = edges[-max_edges:]
-    if not nodes:
-        note = "No trial has a parent, none was re-queued or stopped."
-    return Section(
-        "lineage",
-        "Lineage",
-        {
-            "nodes": nodes,
-            "edges": edges,
-            "requeues": list(data.requeues),
-            "stops": list(data.stops),
-            "most_children": [{"trial": n, "children": c} for n, c in most],
-        },
-        note=note,
-        empty=not nodes,
-    )
-
-
-def _kind(data: StudyData, trial: FrozenTrial) -> str:
-    """How a trial was proposed, in a word: the optimizer's recorded decision when it
-    has one (hybrid: sweep / explore / refine), else its reason's first word."""
-    decision = data.decisions.get(trial.number, {})
-    hybrid = decision.get("hybrid")
-    if isinstance(hybrid, Mapping):
-        return str(hybrid.get("arm") or hybrid.get("stage") or "hybrid")
-    if trial.rung is not None:  # a scheduler's trial: budget by rung
-        return f"rung {trial.rung} ({trial.fidelity:g})"
-    words = trial.reason.replace(":", " ").split()
-    return words[0] if words else "unknown"
-
-
-def _budget(data: StudyData) -> Section:
-    kinds = [_kind(data, t) for t in data.trials]
-    labels = list(dict.fromkeys(kinds))
-    cumulative: dict[str, list[int]] = {k: [] for k in labels}
-    running = Counter[str]()
-    for kind in kinds:
-        running[kind] += 1
-        for k in labels:
-            cumulative[k].append(running[k])
-    totals = []
-    for k in labels:
-        members = [t for t, kk in zip(data.trials, kinds, strict=True) if kk == k]
-        improved = 0
-        best = math.inf
-        for t in data.trials:
-            loss = data.loss(t)
-            if loss < best:
-                best = loss
-                improved += _kind(data, t) == k
-        totals.append(
-            {
-                "kind": k,
-                "trials": len(members),
-                "wall_time": float(sum(t.duration or 0.0 for t in members)),
-                "improvements": improved,
-            }
-        )
-    decisions = []
-    for number, extras in sorted(data.decisions.items()):
-        hybrid = extras.get("hybrid")
-        if isinstance(hybrid, Mapping):
-            decisions.append(
-                {
-                    "trial": number,
-                    "stage": hybrid.get("stage"),
-                    "arm": hybrid.get("arm"),
-                    "p_explore": _number(hybrid.get("p_explore")),
-                    "structure": hybrid.get("structure"),
-                }
-            )
-    return Section(
-        "budget",
-        "Budget allocation",
-        {
-            "trials": [t.number for t in data.trials],
-            "kinds": labels,
-            "cumulative": cumulative,
-            "totals": totals,
-            "decisions": decisions,
-        },
-        note="" if decisions else "Kinds are read from each proposal's reason.",
-        empty=not data.trials,
-    )
-
-
-def _quantiles(values: Sequence[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    arr = np.asarray(values, dtype=float)
-    return {
-        "total": float(arr.sum()),
-        "median": float(np.median(arr)),
-        "p95": float(np.quantile(arr, 0.95)),
-        "max": float(arr.max()),
-    }
-
-
-def _resources(data: StudyData, max_points: int) -> Section:
-    ended = [t for t in data.trials if t.state.finished]
-    shown = thin(ended, data.loss, max_points) if ended else []
-    return Section(
-        "resources",
-        "Resources per trial",
-        {
-            "trials": [t.number for t in shown],
-            "wall_time": [t.duration for t in shown],
-            "cpu_time": [t.cpu_time for t in shown],
-            "peak_memory": [t.peak_memory for t in shown],
-            "state": [t.state.value for t in shown],
-            "hosts": dict(Counter(t.host or "unknown" for t in ended)),
-            "summary": {
-                "wall_time": _quantiles([t.duration for t in ended if t.duration is not None]),
-                "cpu_time": _quantiles([t.cpu_time for t in ended if t.cpu_time is not None]),
-                "peak_memory": _quantiles(
-                    [float(t.peak_memory) for t in ended if t.peak_memory is not None]
-                ),
-            },
-        },
-        note=f"{len(shown)} of {len(ended)} trials drawn." if len(shown) < len(ended) else "",
-        empty=not ended,
-    )
-
-
-def _provenance(data: StudyData) -> Section:
-    sessions = []
-    for sid, info in data.state.sessions.items():
-        if info.data is None:
-            continue  # a session seen only through heartbeats or trial events
-        env = info.data.get("environment") or {}
-        git = env.get("git") or {}
-        packages = env.get("packages") or {}
-        sessions.append(
-            {
-                "session": sid,
-                "host": info.host,
-                "pid": info.pid,
-                "started": info.started,
-                "ended": info.ended,
-                "python": env.get("python"),
-                "platform": env.get("platform"),
-                "cpu": env.get("cpu"),
-                "gpus": env.get("gpus") or [],
-                "packages": packages.get("count"),
-                "lock_hash": packages.get("lock_hash"),
-                "commit": git.get("commit"),
-                "dirty": git.get("dirty"),
-                "diff_hash": git.get("diff_hash"),
-                "plan_hash": info.data.get("plan_hash"),
-                "data": info.data.get("data") or [],
-            }
-        )
-    distinct = {
-        key: sorted({str(s[key]) for s in sessions if s[key] is not None})
-        for key in ("commit", "lock_hash", "plan_hash", "python")
-    }
-    note = ""
-    changed = [k for k, v in distinct.items() if len(v) > 1]
-    if changed:
-        note = "Sessions differ in " + ", ".join(changed) + "."
-    if not sessions:
-        note = "No session recorded its environment."
-    return Section(
-        "provenance",
-        "Provenance",
-        {"sessions": sessions, "distinct": distinct},
-        note=note,
-        empty=not sessions,
-    )
-
-
-def _audit(data: StudyData, replay: ReplayReport | None) -> Section:
-    failed = [
-        {
-            "trial": t.number,
-            "reason": t.error or "",
-            "last_line": (t.traceback or "").strip().splitlines()[-1] if t.traceback else "",
-        }
-        for t in data.trials
-        if t.state is TrialState.FAILED
-    ]
-    locks = [
-        {
-            "kind": r["kind"],
-            "time": r.get("time"),
-            "plan_hash": r.get("plan_hash"),
-            "reason": r.get("reason"),
-            "changed": r.get("changed"),
-        }
-        for r in data.state.locks
-    ]
-    replay_data: dict[str, Any] | None = None
-    if replay is not None:
-        first = replay.first
-        replay_data = {
-            "checked": replay.checked,
-            "identical": replay.checked - len(replay.mismatches),
-            "ok": replay.ok,
-            "first": None if first is None else {"trial": first.trial, "detail": first.detail},
-        }
-    return Section(
-        "audit",
-        "Audit",
-        {
-            "space_fingerprint": data.created.get("space_fingerprint"),
-            "locks": locks,
-            "replay": replay_data,
-            "failed": failed,
-            "requeued": list(data.requeues),
-            "events": data.events,
-            "cursor": data.cursor,
-        },
-        note="" if replay is not None else "Replay not run for this report (`hypertrail replay`).",
-    )
-
-
 def build_report(
     data: StudyData,
     *,
@@ -805,6 +558,8 @@ def build_report(
     """Every section's numbers. ``importance`` and ``sensitivity`` come from
     :mod:`hypertrail.analysis.importance` (see :func:`analyse`); ``replay`` from
     :func:`hypertrail.replay.verify` when the caller ran it."""
+    from hypertrail.reporting.records import audit, budget, lineage, provenance, resources
+
     builders: dict[str, Callable[[], Section]] = {
         "summary": lambda: _summary(data, importance),
         "history": lambda: _history(data, max_points),
@@ -813,11 +568,11 @@ def build_report(
         "importance": lambda: _importance(data, importance, sensitivity),
         "choices": lambda: _choices(data, importance, max_points),
         "pareto": lambda: _pareto(data, max_points),
-        "lineage": lambda: _lineage(data),
-        "budget": lambda: _budget(data),
-        "resources": lambda: _resources(data, max_points),
-        "provenance": lambda: _provenance(data),
-        "audit": lambda: _audit(data, replay),
+        "lineage": lambda: lineage(data),
+        "budget": lambda: budget(data),
+        "resources": lambda: resources(data, max_points),
+        "provenance": lambda: provenance(data),
+        "audit": lambda: audit(data, replay),
     }
     return Report(data.name, tuple(builders[id]() for id, _ in SECTIONS), max_points)
 
