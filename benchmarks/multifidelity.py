@@ -50,7 +50,6 @@ import sys
 import tempfile
 import time
 import traceback
-import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -62,6 +61,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model, git_revision, package_version, update_section  # noqa: E402
+from benchmarks.suite.runners import worker_init  # noqa: E402
 
 from hypertrail.analysis.statistics import bootstrap_ci, holm, paired_tests  # noqa: E402
 from hypertrail.benchmarks.multifidelity import MF_PROBLEMS, MFProblem  # noqa: E402
@@ -113,16 +113,6 @@ FULL = "ht-hybrid-full"
 
 
 # --- one job -------------------------------------------------------------------------------
-
-
-def worker_init() -> None:
-    """Quiet libraries in worker processes."""
-    warnings.filterwarnings("ignore")
-    try:
-        import optuna
-    except ImportError:  # pragma: no cover - depends on the environment
-        return
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def _scheduler_spec(problem: MFProblem, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -226,16 +226,7 @@ def hartmann6_mf(x: np.ndarray, gap: float) -> float:
 
 def _mf_hartmann6(config: Mapping[str, Any], fidelity: float) -> float:
     gap = _gap("mf_hartmann6", fidelity, MF_MIN, MF_MAX)
-    x = np.array(
-        [
-            float(config["x1"]),
-            float(config["x2"]),
-            float(config["x3"]),
-            float(config["x4"]),
-            int(config["n5"]) / 10.0,
-            int(config["n6"]) / 10.0,
-        ]
-    )
+    x = synthetic.hartmann6_point(config)
     value = hartmann6_mf(x, gap)
     if gap > 0.0:
         value += HARTMANN_NOISE * gap * pseudo_normal(config, fidelity, "mf_hartmann6")

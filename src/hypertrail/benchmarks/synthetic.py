@@ -28,6 +28,7 @@ __all__ = [
     "ackley",
     "branin",
     "hartmann6",
+    "hartmann6_point",
     "jenatton",
     "mixed_ackley10",
     "mixed_branin",
@@ -111,8 +112,9 @@ def hartmann6(x: np.ndarray) -> float:
     return -float(_H6_ALPHA @ np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1)))
 
 
-def _mixed_hartmann6(config: Mapping[str, Any]) -> float:
-    x = np.array(
+def hartmann6_point(config: Mapping[str, Any]) -> np.ndarray:
+    """The point of the unit cube a ``mixed_hartmann6`` configuration stands for."""
+    return np.array(
         [
             float(config["x1"]),
             float(config["x2"]),
@@ -122,6 +124,10 @@ def _mixed_hartmann6(config: Mapping[str, Any]) -> float:
             int(config["n6"]) / 10.0,
         ]
     )
+
+
+def _mixed_hartmann6(config: Mapping[str, Any]) -> float:
+    x = hartmann6_point(config)
     return hartmann6(x)
 
 
