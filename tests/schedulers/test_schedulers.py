@@ -164,7 +164,10 @@ def test_parallel_workers_replay(tmp_path: Path, scheduler: str) -> None:
     study.optimize(_objectives.learning_curve, n_trials=30, workers=3)
     trials = study.trials
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    assert any(t.parent is not None for t in trials)
+    if scheduler == "asha":
+        assert any(t.parent is not None for t in trials)
+    # (Hyperband's first rung holds 27 trials: whether it completed before the 30th
+    # ask depends on timing, so its promotions may not have started yet.)
     report = verify(study.storage, "mf")
     assert report.ok and report.checked == 30
 
