@@ -331,7 +331,7 @@ class Hybrid(SplitOptions):
         only full-fidelity trials (values at different fidelities do not compare)."""
         from hypertrail.history import History as Snapshot
         from hypertrail.optimizers.sobol import SobolSearch
-        from hypertrail.schedulers.base import Fidelity, renumber_reason
+        from hypertrail.schedulers.base import Fidelity, is_promotion, renumber_reason
 
         fid: Fidelity = self._levels
         levels = fid.rungs()
@@ -364,7 +364,7 @@ class Hybrid(SplitOptions):
             (t for t in ended if t.state is TrialState.COMPLETE),
             key=lambda t: (history.loss(t), t.number),
         )[:quota]
-        promoted = {t.parent for t in full if t.parent is not None}
+        promoted = {t.parent for t in full if is_promotion(t)}
         for position, trial in enumerate(ranked, start=1):
             if trial.number not in promoted:
                 return [

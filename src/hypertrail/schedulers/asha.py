@@ -36,7 +36,7 @@ class ASHA(Scheduled):
         for rung in range(top - 1, -1, -1):
             members = rung_trials(history, rung)
             ended = [t for t in members if t.state is not TrialState.RUNNING]
-            quota = len(ended) // int(self._fidelity.eta)
+            quota = len(ended) // int(self.fid.eta)
             if quota == 0:
                 continue
             ranked = sorted(ended, key=lambda t: (self.loss(history, t), t.number))

@@ -214,17 +214,19 @@ class Scheduled:
     """
 
     name: ClassVar[str] = ""
+    needs_fidelity: ClassVar[bool] = True  # median stopping works on reported steps alone
     optimizer: Any = "random"
     fidelity: Any = None
     model_based: bool = True
     min_points: int | None = None
     _inner: Optimizer = field(init=False, repr=False, compare=False)
-    _fidelity: Fidelity = field(init=False, repr=False, compare=False)
+    _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.fidelity is None:
+        if self.fidelity is None and self.needs_fidelity:
             raise ValueError(f"the {self.name} scheduler needs a fidelity {{name, min, max, eta}}")
-        object.__setattr__(self, "_fidelity", Fidelity.from_spec(self.fidelity))
+        fidelity = Fidelity.from_spec(self.fidelity) if self.fidelity is not None else None
+        object.__setattr__(self, "_fidelity", fidelity)
         inner_name = self.optimizer if isinstance(self.optimizer, str) else None
         if isinstance(self.optimizer, Mapping):
             inner_name = self.optimizer.get("name")
@@ -249,8 +251,15 @@ class Scheduled:
         return self._inner
 
     @property
+    def fid(self) -> Fidelity:
+        """The fidelity (schedulers that need one always have it)."""
+        if self._fidelity is None:
+            raise OptimizerError(f"the {self.name} scheduler has no fidelity")
+        return self._fidelity
+
+    @property
     def levels(self) -> list[float]:
-        return self._fidelity.rungs()
+        return self._fidelity.rungs() if self._fidelity is not None else []
 
     def check(self, space: Space) -> None:
         self._inner.check(space)
@@ -264,7 +273,7 @@ class Scheduled:
 
     def _tag(self, rung: int, bracket: int, promoted: bool = False) -> dict[str, Any]:
         tag: dict[str, Any] = {
-            "name": self._fidelity.name,
+            "name": self.fid.name,
             "value": self.levels[rung],
             "rung": rung,
             "bracket": bracket,
@@ -277,7 +286,7 @@ class Scheduled:
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1
     ) -> list[Proposal]:
         decision = self.decide(history)
-        name = self._fidelity.name
+        name = self.fid.name
         if isinstance(decision, Promote):
             value = self.levels[decision.rung]
             return [

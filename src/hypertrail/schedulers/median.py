@@ -11,7 +11,7 @@ with ``stop`` and the reason) rather than re-derived; proposals replay as usual.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypertrail.history import History
@@ -37,17 +37,11 @@ class MedianStopping(Scheduled):
     """
 
     name: ClassVar[str] = "median"
+    needs_fidelity: ClassVar[bool] = False
     min_trials: int = 5
     warmup: float = 0.0
-    _no_fidelity: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
-        if self.fidelity is None:
-            # A fidelity is optional here: steps come from the objective's reports.
-            object.__setattr__(self, "fidelity", {"name": "steps", "min": 1, "max": 3})
-            object.__setattr__(self, "_no_fidelity", True)
-        else:
-            object.__setattr__(self, "_no_fidelity", False)
         super().__post_init__()
         if isinstance(self.min_trials, bool) or not isinstance(self.min_trials, int):
             raise ValueError(f"min_trials must be an integer, got {self.min_trials!r}")
@@ -55,7 +49,7 @@ class MedianStopping(Scheduled):
             raise ValueError(f"min_trials must be at least 1, got {self.min_trials}")
 
     def decide(self, history: History) -> Promote | New:
-        return New(len(self.levels) - 1, 0, "median stopping")
+        return New(max(len(self.levels) - 1, 0), 0, "median stopping")
 
     def propose(
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1
@@ -65,7 +59,7 @@ class MedianStopping(Scheduled):
             return []
         proposal = inner[0]
         extras: dict[str, Any] = dict(proposal.extras)
-        if not self._no_fidelity:
+        if self.levels:
             extras.update(self._tag(len(self.levels) - 1, 0))
         return [
             Proposal(

@@ -45,12 +45,12 @@ class SuccessiveHalving(Scheduled):
         top = len(self.levels) - 1
         start = self.bracket_start(bracket)
         s = top - start
-        eta = self._fidelity.eta
+        eta = self.fid.eta
         first = self.first_size(s)
         return [max(1, int(first / eta**i)) for i in range(s + 1)]
 
     def first_size(self, s: int) -> int:
-        return round(self._fidelity.eta**s)
+        return round(self.fid.eta**s)
 
     def decide(self, history: History) -> Promote | New:
         brackets = 1 + max(
@@ -71,7 +71,7 @@ class SuccessiveHalving(Scheduled):
     def _in_bracket(self, history: History, bracket: int) -> Promote | New | None:
         start = self.bracket_start(bracket)
         sizes = self.sizes(bracket)
-        eta = int(self._fidelity.eta)
+        eta = int(self.fid.eta)
         targets = [sizes[0]]
         for i in range(len(sizes) - 1):
             rung = start + i
@@ -111,4 +111,4 @@ class Hyperband(SuccessiveHalving):
 
     def first_size(self, s: int) -> int:
         top = len(self.levels) - 1
-        return math.ceil((top + 1) / (s + 1) * self._fidelity.eta**s)
+        return math.ceil((top + 1) / (s + 1) * self.fid.eta**s)
