@@ -87,7 +87,22 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "random"},
         "hypertrail `asha` + `random`",
     ),
-    "ht-asha-gp": ("ours", {"name": "asha", "optimizer": "gp"}, "hypertrail `asha` + `gp`"),
+    "ht-asha-gp": (
+        "ours",
+        {"name": "asha", "optimizer": "gp"},
+        "hypertrail `asha` + `gp`: one GP on the trials of every rung, the fidelity an "
+        "input, log EI at 27 epochs (`across_fidelities`, the default with `gp`)",
+    ),
+    "ht-asha-gp-rung": (
+        "ours",
+        {"name": "asha", "optimizer": "gp", "across_fidelities": False},
+        "hypertrail `asha` + `gp` on one rung's trials (the highest with enough, as BOHB)",
+    ),
+    "ht-hyperband-gp": (
+        "ours",
+        {"name": "hyperband", "optimizer": "gp"},
+        "hypertrail `hyperband` + `gp` (across fidelities)",
+    ),
     "ht-hybrid-mf": (
         "ours",
         {"name": "hybrid"},

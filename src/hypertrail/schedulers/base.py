@@ -211,6 +211,10 @@ class Scheduled:
             sees none and proposes as at the start of a search.
         min_points: trials a rung needs to feed the model (default: the space's
             searched parameters + 2, at least 5).
+        across_fidelities: one GP on the trials of every rung with the fidelity as
+            an input, its log EI taken at the top fidelity
+            (:mod:`hypertrail.schedulers.joint`), instead of one rung's trials. Needs
+            ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
     """
 
     name: ClassVar[str] = ""
@@ -219,8 +223,10 @@ class Scheduled:
     fidelity: Any = None
     model_based: bool = True
     min_points: int | None = None
+    across_fidelities: bool | None = None
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
+    _joint: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         if self.fidelity is None and self.needs_fidelity:
@@ -245,6 +251,23 @@ class Scheduled:
             or self.min_points < 1
         ):
             raise ValueError(f"min_points must be a positive integer, got {self.min_points!r}")
+        from hypertrail.optimizers.gp.optimizer import GPOptimizer
+
+        joint_possible = (
+            isinstance(inner, GPOptimizer) and self.model_based and fidelity is not None
+        )
+        if self.across_fidelities is None:
+            object.__setattr__(self, "_joint", joint_possible)
+        elif not isinstance(self.across_fidelities, bool):
+            raise ValueError(
+                f"across_fidelities must be true or false, got {self.across_fidelities!r}"
+            )
+        elif self.across_fidelities and not joint_possible:
+            raise ValueError(
+                "across_fidelities needs optimizer gp, model_based: true and a fidelity"
+            )
+        else:
+            object.__setattr__(self, "_joint", self.across_fidelities)
 
     @property
     def inner(self) -> Optimizer:
@@ -298,6 +321,22 @@ class Scheduled:
                     extras=self._tag(decision.rung, decision.bracket, promoted=True),
                 )
             ]
+        if self._joint:
+            from hypertrail.optimizers.gp.optimizer import GPOptimizer
+            from hypertrail.schedulers.joint import propose_across_fidelities
+
+            assert isinstance(self._inner, GPOptimizer)
+            joint = propose_across_fidelities(self._inner, space, history, self.fid, rng)
+            if joint is not None:
+                value = self.levels[decision.rung]
+                return [
+                    Proposal(
+                        joint[0],
+                        reason=f"{self.name}: new at rung {decision.rung} ({name}={value:g}), "
+                        f"{decision.why}; {joint[1]}",
+                        extras=self._tag(decision.rung, decision.bracket),
+                    )
+                ]
         view, numbers, source = self.view(space, history)
         inner = self._inner.propose(space, view, rng, 1)
         if not inner:
