@@ -78,10 +78,13 @@ def parse_duration(value: Any) -> float:
 
 @dataclass(frozen=True)
 class Budget:
-    """How much to spend: trials in the whole study, and/or wall time per run."""
+    """How much to spend: trials in the whole study, units of the plan's fidelity
+    (epochs, say; a promotion costs its increase over its parent), and/or wall time
+    per run."""
 
     trials: int | None = None
     wall_time: float | None = None
+    fidelity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,12 @@ class Plan:
             "space": self.space.fingerprint,
             "objective": self.objective.to_json(),
             "metrics": [m.to_json() for m in self.metrics],
-            "budget": {"trials": self.budget.trials, "wall_time": self.budget.wall_time},
+            "budget": {
+                "trials": self.budget.trials,
+                "wall_time": self.budget.wall_time,
+                # only when given: plans locked before this key existed keep their hash
+                **({"fidelity": self.budget.fidelity} if self.budget.fidelity else {}),
+            },
             "optimizer": self.optimizer,
             "seed": self.seed,
             "workers": self.workers,
@@ -253,7 +261,11 @@ class _Builder:
             self.issue("seed", f"must be a non-negative integer, got {seed!r}")
         space = self._space(data.get("space")) if "space" in data else None
         metrics = self._metrics(data.get("metrics")) if "metrics" in data else ()
-        budget = self._budget(data.get("budget")) if "budget" in data else Budget()
+        budget = (
+            self._budget(data.get("budget"), data.get("fidelity") is not None)
+            if "budget" in data
+            else Budget()
+        )
         objective = self._objective(data.get("objective"), space) if "objective" in data else None
         optimizer = self._optimizer(
             self._scheduled(
@@ -376,16 +388,14 @@ class _Builder:
                 out.append(Metric(str(name), goal))
         return tuple(out)
 
-    def _budget(self, value: Any) -> Budget:
+    def _budget(self, value: Any, has_fidelity: bool = False) -> Budget:
+        keys = ("trials", "wall_time", "fidelity")
         if not isinstance(value, Mapping):
-            self.issue("budget", "must be a mapping with 'trials' and/or 'wall_time'")
+            self.issue("budget", "must be a mapping with 'trials', 'fidelity' and/or 'wall_time'")
             return Budget()
         for key in value:
-            if key not in ("trials", "wall_time"):
-                self.issue(
-                    f"budget.{key}",
-                    f"unknown key {key!r}" + _suggest(str(key), ("trials", "wall_time")),
-                )
+            if key not in keys:
+                self.issue(f"budget.{key}", f"unknown key {key!r}" + _suggest(str(key), keys))
         trials = value.get("trials")
         if trials is not None and (
             isinstance(trials, bool) or not isinstance(trials, int) or trials < 1
@@ -398,9 +408,21 @@ class _Builder:
                 wall = parse_duration(value["wall_time"])
             except ValueError as exc:
                 self.issue("budget.wall_time", str(exc))
-        if trials is None and wall is None and "trials" not in value and "wall_time" not in value:
-            self.issue("budget", "give 'trials' and/or 'wall_time'")
-        return Budget(trials, wall)
+        units = value.get("fidelity")
+        if units is not None:
+            if isinstance(units, bool) or not isinstance(units, int | float) or not units > 0:
+                self.issue("budget.fidelity", f"must be a positive number, got {units!r}")
+                units = None
+            elif not has_fidelity:
+                self.issue(
+                    "budget.fidelity",
+                    "counts units of the plan's fidelity, but the plan declares none "
+                    "(add fidelity: {name, min, max, eta})",
+                )
+                units = None
+        if not any(k in value for k in keys):
+            self.issue("budget", "give 'trials', 'fidelity' and/or 'wall_time'")
+        return Budget(trials, wall, float(units) if units is not None else None)
 
     def _objective(self, value: Any, space: Space | None) -> ObjectiveSpec | None:
         if isinstance(value, str):

@@ -382,7 +382,9 @@ class Study:
             return None
         return max(0, number - self.deterministic + 1)
 
-    def _ask(self, max_trials: int | None, *, new: bool = True) -> Trial | _Wait | None:
+    def _ask(
+        self, max_trials: int | None, *, new: bool = True, fidelity_budget: float | None = None
+    ) -> Trial | _Wait | None:
         """A requeued lost trial, else (when ``new``) a new one; None when the
         budget or the optimizer is exhausted; BLOCKED when a deterministic study
         must wait for earlier trials."""
@@ -397,6 +399,11 @@ class Study:
             number = len(self._state.trials)
             if max_trials is not None and number >= max_trials:
                 return None
+            if fidelity_budget is not None:
+                from hypertrail.schedulers.base import fidelity_cost
+
+                if fidelity_cost(self._state.trials) >= fidelity_budget:
+                    return None
             visible = self.visible_below(number)
             if visible is not None and any(n < visible for n in self._state.running):
                 return _Wait.BLOCKED
@@ -654,6 +661,7 @@ class Study:
         workers: int = 1,
         timeout: float | None = None,
         wall_time: float | None = None,
+        fidelity_budget: float | None = None,
         callbacks: Iterable[Callback] = (),
         executor: Executor | None = None,
     ) -> None:
@@ -669,11 +677,17 @@ class Study:
             workers: trials run at once, each in its own process when > 1.
             timeout: seconds one trial may take before it is failed.
             wall_time: seconds after which no new trial is started in this call.
+            fidelity_budget: stop asking once the study's trials have committed this
+                many fidelity units in total (each trial its fidelity, a promotion its
+                increase over its parent, running trials included; see
+                :func:`~hypertrail.schedulers.base.fidelity_cost`).
             callbacks: called as ``callback(study, outcome)`` after each trial.
             executor: run trials there instead of the default executor.
         """
-        if n_trials is None and max_trials is None and wall_time is None:
-            raise StudyError("give n_trials, max_trials or wall_time, or the search never ends")
+        if n_trials is None and max_trials is None and wall_time is None and not fidelity_budget:
+            raise StudyError(
+                "give n_trials, max_trials, wall_time or fidelity_budget, or the search never ends"
+            )
         if workers < 1:
             raise StudyError(f"workers must be at least 1, got {workers}")
         if executor is None:
@@ -692,7 +706,7 @@ class Study:
                     new = n_trials is None or submitted < n_trials
                     if wall_time is not None and time.monotonic() - started >= wall_time:
                         break
-                    trial = self._ask(max_trials, new=new)
+                    trial = self._ask(max_trials, new=new, fidelity_budget=fidelity_budget)
                     if trial is _Wait.BLOCKED:
                         blocked = True
                         break

@@ -52,3 +52,45 @@ def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path)
         assert message in err, (extra, err)
         assert "plan.yaml:" in err  # where
         assert not (tmp_path / f"p{i}" / "toy.db").exists()
+
+
+def test_a_budget_in_fidelity_units_stops_the_run_there(tmp_path: Path) -> None:
+    from hypertrail.plan import load_plan
+    from hypertrail.schedulers.base import fidelity_cost
+
+    plan = write_plan(tmp_path / "p", extra="fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n")
+    text = plan.read_text().replace("budget: {trials: 8}", "budget: {fidelity: 60}")
+    plan.write_text(text)
+    code, out, err = invoke("validate", str(plan))
+    assert code == 0, err
+    assert "fidelity=60" in out
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    assert "60 fidelity units" in err
+    study = load_plan(plan).open_study()
+    with study:
+        trials = study.trials
+    spent = fidelity_cost(trials)
+    # The run asked until the committed units reached 60, not one trial more.
+    assert spent >= 60 and fidelity_cost(trials[:-1]) < 60
+    # Running again with the budget spent asks nothing.
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    study = load_plan(plan).open_study()
+    with study:
+        assert len(study.trials) == len(trials)
+
+
+def test_a_fidelity_budget_needs_a_fidelity_and_a_positive_number(tmp_path: Path) -> None:
+    cases = {
+        "": "budget.fidelity: counts units of the plan's fidelity, but the plan declares none",
+        "fidelity: {name: epochs, min: 1, max: 9}\n": None,
+    }
+    for i, (extra, message) in enumerate(cases.items()):
+        plan = write_plan(tmp_path / f"p{i}", extra=extra)
+        value = "-5" if message is None else "100"
+        plan.write_text(plan.read_text().replace("{trials: 8}", f"{{fidelity: {value}}}"))
+        code, _, err = invoke("validate", str(plan))
+        assert code == 2, err
+        assert (message or "budget.fidelity: must be a positive number, got -5") in err, err
+        assert "plan.yaml:" in err

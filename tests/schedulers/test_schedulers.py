@@ -410,3 +410,15 @@ def test_hybrid_with_a_fidelity_on_a_space_without_structure(tmp_path: Path) -> 
     assert all(t.extras["fidelity_seen"] == t.fidelity for t in study.trials)
     assert "numbers only" in study.trials[-1].reason
     assert verify(study.storage, "flat").ok
+
+
+def test_a_fidelity_budget_counts_running_trials_with_workers(tmp_path: Path) -> None:
+    study = _study(tmp_path, "asha", optimizer="random")
+    study.optimize(_objectives.learning_curve, workers=2, fidelity_budget=80)
+    trials = study.trials
+    assert fidelity_cost(trials) >= 80
+    # Units are committed when a trial is asked: with two workers, at most the last
+    # trial asked went over, never a trial asked after the budget was committed.
+    assert fidelity_cost(trials[:-1]) < 80
+    with pytest.raises(StudyError, match="fidelity_budget"):
+        study.optimize(_objectives.learning_curve)

@@ -49,6 +49,7 @@ def run(
             + (f" ({len(lost)} left unfinished by a lost run, taken over first)" if lost else "")
             + ", "
             f"budget {budget if budget is not None else 'unbounded'} trials"
+            + (f", {plan.budget.fidelity:g} fidelity units" if plan.budget.fidelity else "")
             + (f", {plan.budget.wall_time:g} s" if plan.budget.wall_time else ""),
             err=True,
         )
@@ -60,6 +61,7 @@ def run(
                 workers=workers or plan.workers,
                 timeout=plan.timeout,
                 wall_time=plan.budget.wall_time,
+                fidelity_budget=plan.budget.fidelity,
                 callbacks=[bar],
             )
         print_summary(study)

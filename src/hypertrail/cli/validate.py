@@ -108,7 +108,10 @@ def validate(file: str) -> None:
             )
             metrics = ", ".join(f"{m.name} ({m.goal})" for m in plan.metrics)
             click.echo(f"  metrics: {metrics}")
-            click.echo(f"  budget: trials={plan.budget.trials} wall_time={plan.budget.wall_time}")
+            click.echo(
+                f"  budget: trials={plan.budget.trials} wall_time={plan.budget.wall_time}"
+                + (f" fidelity={plan.budget.fidelity:g}" if plan.budget.fidelity else "")
+            )
             click.echo(f"  optimizer: {plan.optimizer}; seed {plan.seed}; workers {plan.workers}")
             click.echo(f"  storage: {plan.storage}")
             click.echo(f"  plan hash: {plan.hash}")
