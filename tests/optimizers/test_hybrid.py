@@ -290,3 +290,53 @@ def test_engines_are_swapped_from_a_plan_and_bad_ones_named_there(tmp_path: Any)
         plan_from_dict({**base, "optimizer": {"name": "hybrid", "numeric": "gpp"}}, tmp_path)
     (issue,) = bad.value.issues
     assert issue.path == "optimizer" and "numeric: unknown optimizer 'gpp'" in issue.message
+
+
+def _svc_like() -> Space:
+    return Space(
+        {
+            "kernel": Categorical(["linear", "rbf", "poly"]),
+            "degree": Int(2, 4, when="kernel == 'poly'"),
+            "C": Float(1e-3, 1e3, log=True),
+            "gamma": Float(1e-4, 1.0, log=True, when="kernel != 'linear'"),
+        }
+    )
+
+
+def _svc_loss(config: dict[str, Any]) -> float:
+    base = {"linear": 0.3, "rbf": 0.0, "poly": 0.2}[config["kernel"]]
+    base += 0.05 * abs(config.get("degree", 2) - 2)
+    base += 0.1 * (math.log10(config["C"]) - 1.0) ** 2
+    return base + 0.1 * (math.log10(config.get("gamma", 1e-2)) + 2.0) ** 2
+
+
+def test_split_counts_structures_through_conditions() -> None:
+    space = _svc_like()
+    split = Split.of(space)
+    assert split.structure == ("kernel", "degree")
+    assert split.count(space) == 5  # linear, rbf, poly x 3 degrees
+    assert split.count(space, cap=4) is None
+    # Repeated blocks too: 2 families x (2 + 4 + 8 activations for 1, 2, 3 layers).
+    assert Split.of(_nas_space()).count(_nas_space()) == 28
+
+
+def test_exploring_stops_once_every_structure_of_a_small_space_was_seen() -> None:
+    def decisions(**options: Any) -> list[dict[str, Any]]:
+        study = Study.create(
+            "s", _svc_like(), metrics="loss", optimizer={"name": "hybrid", **options}, seed=1
+        )
+        study.optimize(lambda t: _svc_loss(dict(t.config)), n_trials=45)
+        asked = [e for e in study.storage.read(study.name) if e.kind == "trial.asked"]
+        return [
+            e.data["extras"]["hybrid"] for e in asked if e.data["extras"]["hybrid"]["stage"] == 2
+        ]
+
+    stage_two = decisions()
+    exhausted = [d for d in stage_two if d["structures"]["seen"] == d["structures"]["total"] == 5]
+    assert exhausted, "every structure should have been tried within 45 trials"
+    assert all(d["arm"] == "refine" and d["p_explore"] == 0.0 for d in exhausted)
+    assert all(d["p_explore"] > 0.0 for d in stage_two if d["structures"]["seen"] < 5)
+    # exhaust: 0 explores to the end, and records no structure count.
+    free = decisions(exhaust=0)
+    assert all("structures" not in d and d["p_explore"] >= 0.1 for d in free)
+    assert sum(d["arm"] == "explore" for d in free[-len(exhausted) :]) >= 1

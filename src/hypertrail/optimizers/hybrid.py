@@ -236,6 +236,11 @@ class Hybrid(SplitOptions):
         explore_candidates: structure proposals scored per exploring step.
         transplant: probability that an exploring step moves the best trial's
             numbers into a new structure instead of choosing numbers for it.
+        exhaust: with ``numeric: gp``, in a space of at most this many structures
+            exploring tries the structures never tried first, and stops once every
+            structure has a complete trial: the shared GP models them all, and its
+            refinement moves between them on its own (0: the structure engine
+            explores to the end).
         fidelity: ``{name, min, max, eta}``: sweep at the lowest fidelity, promote the
             best ``1/eta`` of the sweep to the full fidelity, and explore and refine
             there (a plan with a fidelity and ``optimizer: hybrid`` sets it).
@@ -259,6 +264,7 @@ class Hybrid(SplitOptions):
     explore_candidates: int = 6
     cost: str = "trials"
     transplant: float = 1.0
+    exhaust: int = 64
     fidelity: Any = None
     _structure_engine: Optimizer = field(init=False, repr=False, compare=False)
     _levels: Any = field(init=False, repr=False, compare=False, default=None)
@@ -280,6 +286,8 @@ class Hybrid(SplitOptions):
             raise ValueError("cost must be 'trials', 'wall_time' or the name of a value")
         if not 0.0 < self.explore_share < 1.0:
             raise ValueError("explore_share must be within (0, 1)")
+        if isinstance(self.exhaust, bool) or not isinstance(self.exhaust, int) or self.exhaust < 0:
+            raise ValueError(f"exhaust must be a non-negative integer, got {self.exhaust!r}")
         if not 0.0 <= self.transplant <= 1.0:
             raise ValueError("transplant must be a probability")
         if not 0.0 <= self.explore_floor <= 0.5:
@@ -413,6 +421,10 @@ class Hybrid(SplitOptions):
         weighted = self.explore_share * rates[EXPLORE]
         p_explore = weighted / (weighted + (1.0 - self.explore_share) * rates[REFINE])
         p_explore = min(max(p_explore, self.explore_floor), 1.0 - self.explore_floor)
+        coverage = self._coverage(space, split, history)
+        unseen = coverage[0] if coverage is not None else None
+        if coverage is not None and not unseen:
+            p_explore = 0.0  # nothing left to discover: the shared model covers them all
         gp = self._numeric_engine if isinstance(self._numeric_engine, GPOptimizer) else None
         out: list[Proposal] = []
         with single_threaded_blas():
@@ -426,10 +438,13 @@ class Hybrid(SplitOptions):
                     "recent": {a: s.to_json() for a, s in stats.items()},
                     "sweep": evidence,
                 }
+                if coverage is not None:
+                    total = coverage[1]
+                    decision["structures"] = {"seen": total - len(coverage[0]), "total": total}
                 if arm == REFINE:
                     proposal = self._refine(space, split, history, rng, gp, surrogate)
                 else:
-                    proposal = self._explore(space, split, history, rng, gp, surrogate)
+                    proposal = self._explore(space, split, history, rng, gp, surrogate, unseen)
                 structure = split.structure_of(proposal.config)
                 decision["structure"] = structure
                 out.append(
@@ -443,6 +458,21 @@ class Hybrid(SplitOptions):
                     surrogate = surrogate.believe(proposal.config)
                 history = _with_pending(history, proposal)
         return out
+
+    def _coverage(
+        self, space: Space, split: Split, history: History
+    ) -> tuple[list[dict[str, Any]], int] | None:
+        """(structures without a complete trial, structures in the space) when the
+        space holds at most ``exhaust`` of them and a GP refines (it models them all)."""
+        from hypertrail.optimizers.gp.optimizer import GPOptimizer
+
+        if not self.exhaust or not isinstance(self._numeric_engine, GPOptimizer):
+            return None
+        structures = split.structures(space, self.exhaust)
+        if structures is None:
+            return None
+        seen = {split.key(t.config) for t in history.completed()}
+        return [s for s in structures if split.key(s) not in seen], len(structures)
 
     def _arm_stats(self, history: History) -> dict[str, _ArmStats]:
         ended = _ended(history)
@@ -532,10 +562,18 @@ class Hybrid(SplitOptions):
         rng: np.random.Generator,
         gp: GPOptimizer | None,
         surrogate: Surrogate | None,
+        unseen: Sequence[Mapping[str, Any]] | None = None,
     ) -> Proposal:
-        candidates = self._structure_engine.propose(
-            space, history, rng, self.explore_candidates if gp is not None else 1
-        )
+        if unseen:
+            # A small space with structures never tried: those are the candidates.
+            candidates = [
+                Proposal(space.canonical(space.complete(dict(s), rng)), "not tried yet")
+                for s in unseen
+            ]
+        else:
+            candidates = self._structure_engine.propose(
+                space, history, rng, self.explore_candidates if gp is not None else 1
+            )
         if not candidates:
             from hypertrail.optimizers.gp.optimizer import sample_within
 

@@ -104,6 +104,47 @@ class Split:
     def key(self, config: Mapping[str, Any]) -> StructureKey:
         return structure_key(self.structure_of(config))
 
+    def structures(self, space: Space, cap: int = 64) -> list[dict[str, Any]] | None:
+        """Every structure of the space, in space order (conditions followed,
+        constraints not applied), or None when there are more than ``cap`` (or
+        infinitely many: a condition reads a continuous parameter).
+
+        Example:
+            >>> from hypertrail import Categorical, Float, Int, Space
+            >>> space = Space({"kernel": Categorical(["rbf", "poly"]),
+            ...                "degree": Int(2, 4, when="kernel == 'poly'"),
+            ...                "C": Float(1e-3, 1e3, log=True)})
+            >>> [Split.of(space).key(s) for s in Split.of(space).structures(space)][:2]
+            [(('kernel', 'rbf'),), (('kernel', 'poly'), ('degree', 2))]
+        """
+        chosen = set(self.structure)
+        params = [p for p in space.params if p.name in chosen or not p.domain.has_dimension]
+        if any(p.domain.cardinality() is None for p in params):
+            return None  # a continuous parameter that a condition reads
+        config: dict[str, Any] = {}
+        found: list[dict[str, Any]] = []
+
+        def walk(i: int) -> bool:  # False once past the cap
+            if i == len(params):
+                found.append(self.structure_of(config))
+                return len(found) <= cap
+            param = params[i]
+            if param.condition is not None and not param.condition.holds(config):
+                return walk(i + 1)
+            for value in param.domain.values():
+                config[param.name] = value
+                if not walk(i + 1):
+                    return False
+            del config[param.name]
+            return True
+
+        return found if walk(0) else None
+
+    def count(self, space: Space, cap: int = 64) -> int | None:
+        """How many structures :meth:`structures` lists, or None past ``cap``."""
+        found = self.structures(space, cap)
+        return None if found is None else len(found)
+
     def describe(self, structure: Mapping[str, Any], limit: int = 60) -> str:
         """A short text of a structure for proposal reasons."""
         text = ",".join(f"{k}={v}" for k, v in structure.items()) or "-"
