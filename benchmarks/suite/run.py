@@ -421,10 +421,14 @@ def _report(
         meta=header,
     )
     command = "python -m benchmarks.suite.run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    hybrid = hybrid_section(
-        summary, jobs, optima, references, args.doc.parent / "img", "img/", command
-    )
     sections = {x.strip() for x in args.doc_sections.split(",")}
+    # The plots go beside the doc only when the doc's hybrid section is rewritten;
+    # otherwise (--no-doc) beside the results, so a trial run leaves docs/ alone.
+    to_doc = not args.no_doc and "hybrid" in sections
+    images = args.doc.parent / "img" if to_doc else args.results_dir / "img"
+    hybrid = hybrid_section(
+        summary, jobs, optima, references, images, "img/" if to_doc else f"{images}/", command
+    )
     if not args.no_doc:
         if "quality" in sections:
             update_section(args.doc, "quality", section)
