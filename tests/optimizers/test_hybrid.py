@@ -307,7 +307,7 @@ def _svc_loss(config: dict[str, Any]) -> float:
     base = {"linear": 0.3, "rbf": 0.0, "poly": 0.2}[config["kernel"]]
     base += 0.05 * abs(config.get("degree", 2) - 2)
     base += 0.1 * (math.log10(config["C"]) - 1.0) ** 2
-    return base + 0.1 * (math.log10(config.get("gamma", 1e-2)) + 2.0) ** 2
+    return float(base + 0.1 * (math.log10(config.get("gamma", 1e-2)) + 2.0) ** 2)
 
 
 def test_split_counts_structures_through_conditions() -> None:
