@@ -1,4 +1,5 @@
-"""A rich progress bar for study runs: trials done, failures, best so far."""
+"""A rich progress bar for study runs: trials (or fidelity units) done, failures, best
+so far."""
 
 from __future__ import annotations
 
@@ -16,19 +17,33 @@ __all__ = ["ProgressBar"]
 class ProgressBar:
     """A study callback that draws progress on standard error.
 
+    With ``units`` (a fidelity's name and a budget of it, as ``budget: {fidelity: N}``
+    gives), the bar counts the units the study has committed instead of trials.
+
     Example:
         >>> # with ProgressBar(study, total=40) as bar:
         >>> #     study.optimize(f, max_trials=40, callbacks=[bar])
     """
 
-    def __init__(self, study: Study, total: int | None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        study: Study,
+        total: int | None,
+        enabled: bool = True,
+        units: tuple[str, float] | None = None,
+    ) -> None:
         self._metric = study.metrics[0]
         history = study.history()
         self._done = len([t for t in history.trials if t.state.finished])
         self._failed = len([t for t in history.trials if t.error is not None])
         best = history.best()
         self._best = history.loss(best) if best is not None else math.inf
-        self._total = total
+        self._total: float | None = total
+        self._units = units
+        self._label = "trials"
+        if units is not None:
+            self._label, self._total = units
+            self._spent = self._committed(history.trials)
         self._enabled = enabled
         self._progress: Any = None
         self._task: Any = None
@@ -46,7 +61,7 @@ class ProgressBar:
         )
 
         self._progress = Progress(
-            TextColumn("[bold]trials"),
+            TextColumn(f"[bold]{self._label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
@@ -56,9 +71,9 @@ class ProgressBar:
         )
         self._progress.__enter__()
         self._task = self._progress.add_task(
-            "trials",
+            self._label,
             total=self._total,
-            completed=self._done,
+            completed=self._completed,
             failed=self._failed,
             best=self._best_text(),
         )
@@ -68,6 +83,17 @@ class ProgressBar:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
 
+    @staticmethod
+    def _committed(trials: Any) -> float:
+        from hypertrail.schedulers.base import fidelity_cost
+
+        return fidelity_cost(trials)
+
+    @property
+    def _completed(self) -> float:
+        """What the bar shows as done: trials, or fidelity units committed."""
+        return self._spent if self._units is not None else self._done
+
     def _best_text(self) -> str:
         if math.isinf(self._best):
             return "-"
@@ -75,11 +101,16 @@ class ProgressBar:
 
     def __call__(self, study: Study, outcome: TrialOutcome) -> None:
         self._done += 1
+        if self._units is not None:
+            self._spent = self._committed(study.trials)
         if outcome.ok:
             self._best = min(self._best, self._metric.sign * outcome.values[self._metric.name])
         else:
             self._failed += 1
         if self._progress is not None:
             self._progress.update(
-                self._task, completed=self._done, failed=self._failed, best=self._best_text()
+                self._task,
+                completed=self._completed,
+                failed=self._failed,
+                best=self._best_text(),
             )

@@ -66,15 +66,15 @@ def test_a_budget_in_fidelity_units_stops_the_run_there(tmp_path: Path) -> None:
     assert "fidelity=60" in out
     code, _, err = invoke("run", str(plan), "--no-progress")
     assert code == 0, err
-    assert "60 fidelity units" in err
+    assert "budget 60 epochs" in err
     study = load_plan(plan).open_study()
     with study:
         trials = study.trials
     spent = fidelity_cost(trials)
     # The run asked until the committed units reached 60, not one trial more.
     assert spent >= 60 and fidelity_cost(trials[:-1]) < 60
-    # Running again with the budget spent asks nothing.
-    code, _, err = invoke("run", str(plan), "--no-progress")
+    # Running again with the budget spent asks nothing; the bar counts epochs.
+    code, _, err = invoke("run", str(plan))
     assert code == 0, err
     study = load_plan(plan).open_study()
     with study:
@@ -94,3 +94,24 @@ def test_a_fidelity_budget_needs_a_fidelity_and_a_positive_number(tmp_path: Path
         assert code == 2, err
         assert (message or "budget.fidelity: must be a positive number, got -5") in err, err
         assert "plan.yaml:" in err
+
+
+def test_the_progress_bar_counts_fidelity_units(tmp_path: Path) -> None:
+    from tests import _objectives
+
+    from hypertrail import Float, Space, Study
+    from hypertrail.progress import ProgressBar
+    from hypertrail.schedulers.base import fidelity_cost
+
+    study = Study.create(
+        "bar",
+        Space({"x": Float(0.0, 1.0)}),
+        storage="memory",
+        metrics="loss",
+        optimizer={"name": "asha", "fidelity": {"name": "epochs", "min": 1, "max": 9}},
+    )
+    bar = ProgressBar(study, None, enabled=False, units=("epochs", 40))
+    with bar:
+        study.optimize(_objectives.learning_curve, fidelity_budget=40, callbacks=[bar])
+    assert bar._completed == fidelity_cost(study.trials) >= 40
+    assert bar._label == "epochs" and bar._total == 40

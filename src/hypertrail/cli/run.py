@@ -44,16 +44,24 @@ def run(
         budget = trials or plan.budget.trials
         done_before = len(study.trials)
         lost = study.lost_trials()
+        fidelity = plan.optimizer.get("fidelity") if isinstance(plan.optimizer, dict) else None
+        unit_name = str(fidelity.get("name")) if isinstance(fidelity, dict) else "fidelity units"
+        limits = [f"{budget} trials"] if budget is not None else []
+        if plan.budget.fidelity:
+            limits.append(f"{plan.budget.fidelity:g} {unit_name}")
+        if plan.budget.wall_time:
+            limits.append(f"{plan.budget.wall_time:g} s")
         click.echo(
             f"study {plan.name!r} in {plan.storage}: {done_before} trials recorded"
             + (f" ({len(lost)} left unfinished by a lost run, taken over first)" if lost else "")
-            + ", "
-            f"budget {budget if budget is not None else 'unbounded'} trials"
-            + (f", {plan.budget.fidelity:g} fidelity units" if plan.budget.fidelity else "")
-            + (f", {plan.budget.wall_time:g} s" if plan.budget.wall_time else ""),
+            + ", budget "
+            + (", ".join(limits) or "unbounded"),
             err=True,
         )
-        bar = ProgressBar(study, total=budget, enabled=progress)
+        units = None
+        if budget is None and plan.budget.fidelity:
+            units = (unit_name, plan.budget.fidelity)
+        bar = ProgressBar(study, total=budget, enabled=progress, units=units)
         with bar:
             study.optimize(
                 objective,
