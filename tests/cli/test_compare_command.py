@@ -109,6 +109,14 @@ def test_compare_refuses_bad_input_before_any_run(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "jenatton" in unknown.output
     seeds = CliRunner().invoke(cli, ["compare", str(plan), "--seeds", "x"])
     assert seeds.exit_code == 2
+    plan.write_text(plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9}\n")
+    fidelity = CliRunner().invoke(cli, ["compare", str(plan), "--optimizers", "gp,random"])
+    assert fidelity.exit_code == 2
+    assert (
+        "fidelity" in fidelity.output and "does not take a plan with a fidelity" in fidelity.output
+    )
+    assert "plan.yaml" in fidelity.output
+    assert not (tmp_path / "quad-compare.db").exists()
 
 
 def test_compare_a_packaged_problem_from_python(tmp_path: Path) -> None:

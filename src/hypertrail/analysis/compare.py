@@ -61,7 +61,27 @@ class Target:
 
     @classmethod
     def plan(cls, path: str | Path) -> Target:
-        return cls("plan", str(Path(path).resolve()))
+        """A plan's objective; a plan with a fidelity is refused (ConfigError): runs
+        are compared trial by trial, and a multi-fidelity trial's cost depends on
+        its rung, so equal trial counts would not be equal budgets."""
+        from hypertrail.plan import load_plan
+
+        resolved = str(Path(path).resolve())
+        plan = load_plan(resolved)
+        if isinstance(plan.optimizer, Mapping) and "fidelity" in plan.optimizer:
+            raise ConfigError(
+                [
+                    Issue(
+                        "fidelity",
+                        "hypertrail compare does not take a plan with a fidelity yet (it "
+                        "compares optimizers at equal trial counts, not equal fidelity "
+                        "units); compare schedulers with benchmarks/multifidelity.py, or "
+                        "remove the fidelity to compare at full fidelity",
+                        file=resolved,
+                    )
+                ]
+            )
+        return cls("plan", resolved)
 
     @classmethod
     def problem(cls, name: str) -> Target:
