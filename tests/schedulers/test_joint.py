@@ -75,7 +75,7 @@ def test_the_model_carries_the_cheap_rungs_shape_to_the_top() -> None:
     fidelity = Fidelity.from_spec(EPOCHS)
     surrogate = fit_across(GPOptimizer(), SPACE, _history(bias=0.5), fidelity)
     assert surrogate is not None
-    mean, _ = surrogate.gp.predict(surrogate._at_top([{"x": 0.3, "y": 0.0}, {"x": 0.9, "y": 0.5}]))
+    mean, _ = surrogate.gp.predict(surrogate.inputs([{"x": 0.3, "y": 0.0}, {"x": 0.9, "y": 0.5}]))
     # No top-fidelity trial is near x = 0.3, yet the model ranks it first there:
     # it learned the shape from 1-epoch trials.
     assert mean[0] < mean[1]

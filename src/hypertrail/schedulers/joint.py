@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hypertrail.optimizers.gp.acquisition import log_ei
 from hypertrail.optimizers.gp.features import Features
 from hypertrail.optimizers.gp.model import fit_gp
 from hypertrail.optimizers.gp.optimizer import (
     GPOptimizer,
     Surrogate,
+    kept_rows,
     robust_standardize,
     single_threaded_blas,
 )
@@ -60,16 +60,8 @@ class _AtTop(Surrogate):
 
     column: int = 0
 
-    def _at_top(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def inputs(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.insert(self.features.encode_all(configs), self.column, 1.0, axis=1)
-
-    def score(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        mean, var = self.gp.predict(self._at_top(configs))
-        values = log_ei(mean, var, self.best)
-        for i, c in enumerate(configs):
-            if tuple(c.items()) in self.taken:
-                values[i] = -np.inf
-        return values
 
 
 def _observations(
@@ -85,13 +77,8 @@ def _observations(
     y = np.array(losses + [worst] * len(failed), dtype=float)
     z = np.array([fidelity_coordinate(float(t.fidelity or fidelity.min), fidelity) for t in trials])
     if len(trials) > limit:
-        top = {i for i in range(len(trials)) if z[i] >= 1.0 - 1e-9}
-        for i in np.argsort(y, kind="stable")[: limit // 4].tolist():
-            top.add(int(i))
-        rest = sorted(
-            (i for i in range(len(trials)) if i not in top), key=lambda i: trials[i].number
-        )
-        chosen = sorted(top | set(rest[max(len(rest) - (limit - len(top)), 0) :]))
+        top = [i for i in range(len(trials)) if z[i] >= 1.0 - 1e-9]
+        chosen = kept_rows(trials, y, limit, always=top)
         trials = [trials[i] for i in chosen]
         y, z = y[chosen], z[chosen]
     return trials, y, z

@@ -21,7 +21,7 @@ One proposal:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GPOptimizer",
     "Surrogate",
+    "kept_rows",
     "robust_standardize",
     "sample_within",
     "single_threaded_blas",
@@ -65,6 +66,16 @@ def robust_standardize(y: np.ndarray) -> np.ndarray:
     std = float(np.std(z))
     out: np.ndarray = (z - float(np.mean(z))) / (std if std > 0 else 1.0)
     return out
+
+
+def kept_rows(
+    trials: Sequence[FrozenTrial], y: np.ndarray, limit: int, always: Iterable[int] = ()
+) -> list[int]:
+    """Which of ``limit`` observations a GP keeps when there are more: ``always``,
+    the best quarter, then the most recent; in their original order."""
+    keep = set(always) | set(np.argsort(y, kind="stable")[: limit // 4].tolist())
+    rest = sorted((i for i in range(len(trials)) if i not in keep), key=lambda i: trials[i].number)
+    return sorted(keep | set(rest[max(len(rest) - (limit - len(keep)), 0) :]))
 
 
 _CONTROLLER: Any = None
@@ -130,13 +141,7 @@ class GPOptimizer:
         trials = complete + failed
         y = np.array(losses + [worst] * len(failed), dtype=float)
         if len(trials) > self.max_points:
-            order = np.argsort(y, kind="stable")
-            keep_best = set(order[: self.max_points // 4].tolist())
-            recent = sorted(
-                (i for i in range(len(trials)) if i not in keep_best),
-                key=lambda i: trials[i].number,
-            )[-(self.max_points - len(keep_best)) :]
-            chosen = sorted(keep_best | set(recent))
+            chosen = kept_rows(trials, y, self.max_points)
             trials = [trials[i] for i in chosen]
             y = y[chosen]
         return trials, y
@@ -293,9 +298,13 @@ class Surrogate:
     y_t: np.ndarray
     taken: set[tuple[tuple[str, Any], ...]]
 
+    def inputs(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The GP's input rows for ``configs`` (a subclass may add columns)."""
+        return self.features.encode_all(configs)
+
     def score(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """log EI of each configuration; -inf for one already asked."""
-        mean, var = self.gp.predict(self.features.encode_all(configs))
+        mean, var = self.gp.predict(self.inputs(configs))
         values = log_ei(mean, var, self.best)
         for i, c in enumerate(configs):
             if tuple(c.items()) in self.taken:
@@ -304,7 +313,7 @@ class Surrogate:
 
     def believe(self, config: Mapping[str, Any]) -> Surrogate:
         """The surrogate with ``config`` pending at the model's mean (kriging believer)."""
-        xc = self.features.encode(config)[None, :]
+        xc = self.inputs([config])
         gp = self.gp.condition_on(xc, self.gp.predict(xc)[0])
         return replace(self, gp=gp, taken=self.taken | {tuple(config.items())})
 
