@@ -1,0 +1,58 @@
+"""The multi-fidelity benchmark's reading of runs: regret at a spending, and the fewest
+fidelity units after which a method's mean regret reaches a target."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import multifidelity as mf  # noqa: E402
+
+
+def _job(method: str, seed: int, top: list[list[float]], budget: float = 270.0) -> dict[str, Any]:
+    return {
+        "kind": "job",
+        "problem": "mf_branin",
+        "method": method,
+        "seed": seed,
+        "top": top,
+        "budget": budget,
+        "trials": len(top),
+        "cost": top[-1][0] if top else 0.0,
+        "seconds": 0.1,
+    }
+
+
+def test_units_to_reach_reads_every_run_at_the_same_spending() -> None:
+    # optimum 0, reference 1: regret = the loss itself
+    runs = [{"top": [[10.0, 0.8], [40.0, 0.1]]}, {"top": [[20.0, 0.3], [30.0, 0.2]]}]
+    assert mf.units_to_reach(runs, 0.5, 0.0, 1.0) == 30.0  # (0.8 + 0.2) / 2
+    assert mf.units_to_reach(runs, 0.16, 0.0, 1.0) == 40.0  # (0.1 + 0.2) / 2
+    assert mf.units_to_reach(runs, 0.1, 0.0, 1.0) is None
+    # a run with nothing at the top yet counts as regret 1
+    assert mf.units_to_reach([{"top": []}, {"top": [[5.0, 0.0]]}], 0.5, 0.0, 1.0) == 5.0
+
+
+def test_summary_names_the_method_of_ours_that_reaches_the_full_run_first() -> None:
+    optimum = mf.MF_PROBLEMS["mf_branin"]().optimum
+    assert optimum is not None
+    reference = {"mf_branin": {"median": optimum + 1.0, "best": optimum}}
+    jobs = []
+    for seed in range(3):
+        jobs.append(_job(mf.FULL, seed, [[27.0 * (k + 1), optimum + 0.2] for k in range(10)]))
+        jobs.append(_job("ht-asha-gp", seed, [[50.0, optimum + 0.5], [200.0, optimum + 0.1]]))
+        jobs.append(_job("ht-hyperband-gp", seed, [[120.0, optimum + 0.15]]))
+    summary = mf.summarize(
+        jobs, reference, ["mf_branin"], ["ht-asha-gp", "ht-hyperband-gp", mf.FULL]
+    )
+    entry = summary["problems"]["mf_branin"]
+    assert entry["reach"] == {"ht-asha-gp": 200.0, "ht-hyperband-gp": 120.0}
+    assert entry["bar2"] is True
+    text = mf._reach(entry["reach"], 270.0, 2700.0)
+    assert text == "120 (0.04 of 2700): `ht-hyperband-gp`"
+    assert mf._reach({"ht-asha-gp": None}, 891.0, 2700.0) == "not within B = 891"
