@@ -7,6 +7,8 @@ Usage, from the repository root::
     python benchmarks/multifidelity.py --problems mf_branin --seeds 2 --budget-evals 10 \\
         --no-doc --utilization-trials 20                      # smoke, about a minute
     python benchmarks/multifidelity.py --from-results benchmarks/results/multifidelity-X.jsonl
+    python benchmarks/multifidelity.py --budget-evals 100 --section multifidelity-long \
+        --utilization-trials 0                                # B = 2700: how far each gets
 
 Every (problem, method, seed) is one job, run sequentially in memory; jobs are spread
 over ``--workers`` spawned processes (one BLAS thread each). A job's budget is
@@ -125,6 +127,7 @@ METHODS: dict[str, tuple[str, Any, str]] = {
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
 OPTUNA_HB = "optuna-tpe-hyperband"
 FULL = "ht-hybrid-full"
+SECTION = "multifidelity"
 
 
 # --- one job -------------------------------------------------------------------------------
@@ -630,11 +633,12 @@ def render_section(
     utilization: Sequence[Mapping[str, Any]],
     meta: Mapping[str, Any],
     jobs: Sequence[Mapping[str, Any]],
+    title: str = "Multi-fidelity search",
 ) -> str:
     budget_evals, full_evals = meta["budget_evals"], meta["full_evals"]
     shared = ": other work shared the machine" if meta["load"] >= 1.0 else ""
     lines = [
-        "## Multi-fidelity search",
+        f"## {title}",
         "",
         f"Measured by `{meta['command'].strip()}` on {meta['date']}, commit {meta['git']}, "
         f"{meta['cpu']} ({meta['cores']} logical cores, load average {meta['load']:.1f} at "
@@ -898,6 +902,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC)
     parser.add_argument("--no-doc", action="store_true", help="print the section only")
+    parser.add_argument(
+        "--section",
+        default=SECTION,
+        help=f"the section of the doc to rewrite (default {SECTION}; another name keeps "
+        "the default section, for a run with another budget)",
+    )
     parser.add_argument("--from-results", type=Path, help="re-render from a results file")
     args = parser.parse_args(argv)
     args.problem_list = [p.strip() for p in args.problems.split(",") if p.strip()]
@@ -1036,12 +1046,15 @@ def _report(
     jobs = [r for r in records if r["kind"] == "job"]
     references = {r["problem"]: r for r in records if r["kind"] == "reference"}
     summary = summarize(jobs, references, meta["problems"], meta["methods"])
-    section = render_section(summary, utilization, meta, jobs)
+    title = "Multi-fidelity search"
+    if args.section != SECTION:
+        title += f", B = {meta['budget_evals']} full evaluations"
+    section = render_section(summary, utilization, meta, jobs, title)
     print()
     print(section)
     if not args.no_doc:
-        update_section(args.doc, "multifidelity", section)
-        print(f"\nwrote the multifidelity section of {args.doc}")
+        update_section(args.doc, args.section, section)
+        print(f"\nwrote the {args.section} section of {args.doc}")
     return 1 if any(j.get("error") for j in jobs) else 0
 
 
