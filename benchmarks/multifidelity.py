@@ -727,9 +727,10 @@ def render_section(
         "",
         f"### A third of the budget against `{FULL}` at {full_evals} full evaluations",
         "",
-        f"The bar: our best multi-fidelity method with B = {budget_evals} full evaluations' "
-        f"worth of epochs should do at least as well as the hybrid optimizer given "
-        f"{full_evals} full evaluations ({full_evals / budget_evals:.3g}x the epochs). Mean "
+        f"The bar: our best multi-fidelity method with a third of the epochs of {full_evals} "
+        f"full evaluations should do at least as well as the hybrid optimizer given "
+        f"{full_evals} full evaluations. Here B = {budget_evals} full evaluations' worth "
+        f"of epochs, {budget_evals / full_evals:.2f} of theirs. Mean "
         "regret, 95 % interval. The last column reads every method of ours along its "
         "runs: the fewest fidelity units after which its mean regret (runs read at the "
         f"same spending) is at most `{FULL}`'s at {full_evals} evaluations, for the method "
