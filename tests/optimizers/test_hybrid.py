@@ -69,7 +69,7 @@ def _loss(config: dict[str, Any]) -> float:
     base += (math.log10(config["lr"]) + 2.0) ** 2
     if "l2" in config:
         base += 0.5 * (math.log10(config["l2"]) + 4.0) ** 2
-    return base
+    return float(base)
 
 
 def test_split_puts_choices_counts_and_condition_readers_in_the_structure() -> None:
@@ -151,7 +151,7 @@ def test_hybrid_finds_the_best_structure_and_beats_random() -> None:
     def best(optimizer: str, seed: int) -> float:
         study = Study.create("s", _nas_space(), metrics="loss", optimizer=optimizer, seed=seed)
         study.optimize(lambda t: _loss(dict(t.config)), n_trials=50)
-        assert study.best is not None
+        assert study.best is not None and study.best.values is not None
         return study.best.values["loss"]
 
     hybrid = [best("hybrid", s) for s in range(3)]

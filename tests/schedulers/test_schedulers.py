@@ -24,6 +24,16 @@ SPACE = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
 EPOCHS = {"name": "epochs", "min": 1, "max": 27, "eta": 3}
 
 
+def _epochs(trial: FrozenTrial) -> float:
+    assert trial.fidelity is not None
+    return trial.fidelity
+
+
+def _parent(trials: list[FrozenTrial], trial: FrozenTrial) -> FrozenTrial:
+    assert trial.parent is not None
+    return trials[trial.parent]
+
+
 def _study(tmp_path: Path, scheduler: str, name: str = "mf", **options: Any) -> Study:
     spec = {"name": scheduler, "fidelity": EPOCHS, **options}
     return Study.create(
@@ -44,14 +54,15 @@ def test_rungs_and_fidelity_checks() -> None:
         [0.125, 0.25, 0.5, 1.0]
     )
     assert Fidelity.from_spec({"name": "data", "min": 0.1, "max": 1.0}).integer is False
-    for bad, words in [
+    cases: list[tuple[Any, str]] = [
         ({"name": "e", "min": 5, "max": 1}, "0 < min < max"),
         ({"name": "e", "min": 1, "max": 2, "eta": 3}, "one rung"),
         ({"min": 1, "max": 9}, "needs a name"),
         ({"name": "e", "min": 1, "max": 9, "eta": 1}, "above 1"),
         ({"name": "e", "min": 1, "max": 9, "step": 2}, "unknown fidelity keys"),
         ({"name": "e", "min": "1", "max": 9}, "must be a number"),
-    ]:
+    ]
+    for bad, words in cases:
         with pytest.raises(ValueError, match=words):
             Fidelity.from_spec(bad)
     with pytest.raises(OptimizerError, match="needs a fidelity"):
@@ -113,7 +124,7 @@ def test_asha_promotes_the_top_third_and_checkpoints_carry_over(tmp_path: Path) 
     assert (tmp_path / "mf-checkpoints" / "mf").is_dir()
     # Cost in epochs: each promotion pays only the epochs above its parent.
     assert fidelity_cost(trials) == sum(
-        t.fidelity - (trials[t.parent].fidelity if t.parent is not None else 0) for t in trials
+        _epochs(t) - (_epochs(trials[t.parent]) if t.parent is not None else 0) for t in trials
     )
     assert verify(study.storage, "mf").ok
 
@@ -293,7 +304,7 @@ def test_rung_trials_reads_tags() -> None:
 
 def _structured(trial: Any) -> float:
     c = trial.config
-    return (c["x"] - 0.3) ** 2 + (0.5 if c["k"] == "b" else 0.0) + 1.0 / trial.fidelity
+    return float((c["x"] - 0.3) ** 2 + (0.5 if c["k"] == "b" else 0.0) + 1.0 / trial.fidelity)
 
 
 def test_hybrid_sweeps_at_low_fidelity_then_refines_at_full(tmp_path: Path) -> None:
@@ -312,7 +323,7 @@ def test_hybrid_sweeps_at_low_fidelity_then_refines_at_full(tmp_path: Path) -> N
     assert len(promotions) == math.ceil(len(sweep) / 3)
     best_swept = sorted(sweep, key=lambda t: (t.value, t.number))[: len(promotions)]
     assert [t.parent for t in promotions] == [t.number for t in best_swept]
-    assert all(t.config == trials[t.parent].config for t in promotions)
+    assert all(t.config == _parent(trials, t).config for t in promotions)
     later = trials[len(sweep) + len(promotions) :]
     assert later and all(t.fidelity == 27 for t in later)
     assert all(("refine" in t.reason or "explore" in t.reason) for t in later)
@@ -390,7 +401,8 @@ def test_mutations_inside_hyperband_are_new_configurations_not_promotions(tmp_pa
     assert [t.rung for t in by_bracket[0]] == [0] * 27 + [1] * 9 + [2] * 3 + [3]
     assert [t.rung for t in by_bracket[1]] == [1] * 12 + [2] * 4 + [3]
     assert fidelity_cost(study.trials) == sum(
-        t.fidelity - (study.trials[t.parent].fidelity if t.tags["fidelity"].get("promoted") else 0)
+        _epochs(t)
+        - (_epochs(_parent(study.trials, t)) if t.tags["fidelity"].get("promoted") else 0)
         for t in study.trials
     )
 
@@ -405,7 +417,7 @@ def test_hybrid_with_a_fidelity_on_a_space_without_structure(tmp_path: Path) -> 
         optimizer={"name": "hybrid", "fidelity": EPOCHS},
     )
     study.optimize(_objectives.learning_curve, n_trials=20)
-    rungs = [t.rung for t in study.trials]
+    rungs = [t.rung if t.rung is not None else -1 for t in study.trials]
     assert rungs[0] == 0 and rungs[-1] == 3 and rungs == sorted(rungs)
     assert all(t.extras["fidelity_seen"] == t.fidelity for t in study.trials)
     assert "numbers only" in study.trials[-1].reason
