@@ -212,9 +212,11 @@ class Scheduled:
         min_points: trials a rung needs to feed the model (default: the space's
             searched parameters + 2, at least 5).
         across_fidelities: one GP on the trials of every rung with the fidelity as
-            an input, its log EI taken at the top fidelity
+            an input, new configurations chosen at the top fidelity
             (:mod:`hypertrail.schedulers.joint`), instead of one rung's trials. Needs
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
+        joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
+            default) or ``ei`` (log EI).
     """
 
     name: ClassVar[str] = ""
@@ -224,6 +226,7 @@ class Scheduled:
     model_based: bool = True
     min_points: int | None = None
     across_fidelities: bool | None = None
+    joint_acquisition: str = "thompson"
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
     _joint: bool = field(init=False, repr=False, compare=False, default=False)
@@ -268,6 +271,13 @@ class Scheduled:
             )
         else:
             object.__setattr__(self, "_joint", self.across_fidelities)
+        from hypertrail.schedulers.joint import ACQUISITIONS
+
+        if self.joint_acquisition not in ACQUISITIONS:
+            raise ValueError(
+                f"joint_acquisition must be one of {', '.join(ACQUISITIONS)}, "
+                f"got {self.joint_acquisition!r}"
+            )
 
     @property
     def inner(self) -> Optimizer:
@@ -326,7 +336,9 @@ class Scheduled:
             from hypertrail.schedulers.joint import propose_across_fidelities
 
             assert isinstance(self._inner, GPOptimizer)
-            joint = propose_across_fidelities(self._inner, space, history, self.fid, rng)
+            joint = propose_across_fidelities(
+                self._inner, space, history, self.fid, rng, self.joint_acquisition
+            )
             if joint is not None:
                 value = self.levels[decision.rung]
                 return [

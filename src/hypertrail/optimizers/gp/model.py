@@ -80,6 +80,19 @@ class GaussianProcess:
         var = np.maximum(math.exp(self.log_s2) - np.sum(v * v, axis=0), 1e-12)
         return mean, var
 
+    def posterior(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean (m,) and covariance (m, m) at ``points``, jointly: what a
+        sample of the function over ``points`` is drawn from (Thompson sampling)."""
+        from scipy.linalg import solve_triangular
+
+        k = self.cross(points)
+        mean = k @ self.alpha
+        v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
+        terms = _sq_terms(points, points, self.n_numeric)
+        prior, _ = _kernel_matrix(terms, self.log_l, self.log_s2)
+        cov: np.ndarray = prior - v.T @ v
+        return mean, cov
+
     def condition_on(self, points: np.ndarray, values: np.ndarray) -> GaussianProcess:
         """The same hyperparameters with extra observations (used for fantasies)."""
         x = np.vstack([self.x, points])
