@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,73 @@ def test_the_model_carries_the_cheap_rungs_shape_to_the_top() -> None:
     rng = np.random.default_rng(0)
     config, _ = GPOptimizer().maximize(SPACE, surrogate, rng)
     assert abs(config["x"] - 0.3) < 0.15
+
+
+def test_the_posterior_covariance_matches_the_pointwise_variance() -> None:
+    from hypertrail.optimizers.gp.optimizer import GPOptimizer
+
+    surrogate = fit_across(GPOptimizer(), SPACE, _history(bias=0.5), Fidelity.from_spec(EPOCHS))
+    assert surrogate is not None
+    points = surrogate.inputs([{"x": x, "y": 0.5} for x in (0.1, 0.3, 0.31, 0.9)])
+    mean, cov = surrogate.gp.posterior(points)
+    pointwise_mean, var = surrogate.gp.predict(points)
+    np.testing.assert_allclose(mean, pointwise_mean)
+    np.testing.assert_allclose(np.diag(cov), var, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(cov, cov.T, atol=1e-12)
+    # near points move together; far ones hardly
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    assert corr[1, 2] > 0.9 and abs(corr[0, 3]) < corr[1, 2]
+
+
+def test_a_thompson_draw_goes_where_the_cheap_rungs_point_and_skips_tried_configs() -> None:
+    from hypertrail.optimizers.gp.optimizer import GPOptimizer
+    from hypertrail.schedulers.joint import thompson_choice
+
+    gp = GPOptimizer()
+    surrogate = fit_across(gp, SPACE, _history(bias=0.5), Fidelity.from_spec(EPOCHS))
+    assert surrogate is not None
+    picks = [thompson_choice(gp, SPACE, surrogate, np.random.default_rng(s)) for s in range(8)]
+    assert all(p is not None for p in picks)
+    configs = [p[0] for p in picks if p is not None]
+    # Draws differ (a sample, not a maximum): the model is unsure at the top where no
+    # top-fidelity trial is, so they spread over the 1-epoch trials' bowl, x < 0.7,
+    # mostly at its low edge y = 0, and none near the three poor top-fidelity trials.
+    assert len({c["x"] for c in configs}) == len(configs)
+    assert all(c["x"] < 0.7 for c in configs)
+    assert sum(c["y"] < 0.1 for c in configs) >= 5
+    # The same generator gives the same draw: proposals replay.
+    again = thompson_choice(gp, SPACE, surrogate, np.random.default_rng(0))
+    assert again == picks[0]
+    # A candidate already asked is never drawn again.
+    first = picks[0]
+    assert first is not None
+    tried = dataclasses.replace(surrogate, taken=surrogate.taken | {tuple(first[0].items())})
+    redraw = thompson_choice(gp, SPACE, tried, np.random.default_rng(0))
+    assert redraw is not None and redraw[0] != first[0]
+
+
+def test_joint_acquisition_is_checked_and_log_ei_stays_available(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="joint_acquisition must be one of thompson, ei"):
+        ASHA(optimizer="gp", fidelity=EPOCHS, joint_acquisition="ucb")
+    reasons = {}
+    for acquisition in ("thompson", "ei"):
+        study = Study.create(
+            acquisition,
+            SPACE,
+            storage="memory",
+            seed=3,
+            metrics="loss",
+            optimizer={
+                "name": "asha",
+                "optimizer": {"name": "gp", "n_random": 64},
+                "fidelity": EPOCHS,
+                "joint_acquisition": acquisition,
+            },
+        )
+        study.optimize(_objectives.learning_curve, n_trials=16)
+        reasons[acquisition] = " ".join(t.reason for t in study.trials)
+    assert "Thompson draw" in reasons["thompson"] and "logEI" not in reasons["thompson"]
+    assert "logEI" in reasons["ei"] and "Thompson" not in reasons["ei"]
 
 
 def test_a_scheduler_proposes_from_the_joint_model_and_replays(tmp_path: Path) -> None:
