@@ -44,6 +44,8 @@ def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path)
         "fidelity: {name: e, min: 1, max: 9}\nscheduler: {name: asha, eta: 2}\n": "unknown option 'eta'",
         "fidelity: {name: e, min: 1, max: 9}\n"
         "scheduler: {name: asha, across_fidelities: true}\n": "across_fidelities needs optimizer gp",
+        "fidelity: {name: e, min: 1, max: 9}\n"
+        "scheduler: {name: asha, joint_acquisition: ucb}\n": "joint_acquisition must be one of",
     }
     for i, (extra, message) in enumerate(cases.items()):
         plan = write_plan(tmp_path / f"p{i}", extra=extra)
