@@ -15,7 +15,7 @@ The next configuration is chosen at the top fidelity by one of two acquisitions
 
 * ``thompson`` (the default): one joint draw from the posterior at the top fidelity
   over ``THOMPSON_RANDOM`` random configurations and ``THOMPSON_LOCAL`` neighbours of
-  each of the best ``THOMPSON_ANCHORS`` trials; its lowest untried point wins
+  each of the 5 best trials (the GP's own candidates); its lowest untried point wins
   (Thompson sampling, as in Kandasamy et al., "Parallelised Bayesian optimisation via
   Thompson sampling", 2018). A new configuration starts at the cheapest rung, so
   spreading them where the model is unsure costs little; on the multi-fidelity
@@ -64,10 +64,8 @@ __all__ = [
 ]
 
 ACQUISITIONS = ("thompson", "ei")
-THOMPSON_RANDOM = 512
-"""Random configurations in each Thompson draw."""
-THOMPSON_ANCHORS, THOMPSON_LOCAL = 5, 32
-"""The best trials whose neighbourhoods each draw also covers, and neighbours per trial."""
+THOMPSON_RANDOM, THOMPSON_LOCAL = 512, 32
+"""Random configurations in each Thompson draw, and neighbours of each of the 5 best trials."""
 _JITTER = 1e-6  # added to the diagonal of the posterior covariance before factoring
 
 MAX_POINTS = 160
@@ -149,18 +147,14 @@ def thompson_choice(
     """The untried candidate whose value in one joint posterior draw is lowest, and
     that value (standardized); ``None`` if every candidate was tried already.
 
-    Candidates: ``THOMPSON_RANDOM`` random configurations and ``THOMPSON_LOCAL``
-    neighbours of each of the ``THOMPSON_ANCHORS`` best trials (steps of 0.1 in the
-    unit cube), scored where ``surrogate`` scores (the top fidelity, for the joint
-    model).
+    Candidates: :meth:`GPOptimizer.candidates` with ``THOMPSON_RANDOM`` random
+    configurations and ``THOMPSON_LOCAL`` neighbours of each of the 5 best trials,
+    scored where ``surrogate`` scores (the top fidelity, for the joint model).
     """
     from scipy.linalg import LinAlgError, cholesky
 
-    candidates = [space.sample(rng) for _ in range(THOMPSON_RANDOM)]
-    for i in np.argsort(surrogate.y_t, kind="stable")[:THOMPSON_ANCHORS]:
-        anchor = dict(surrogate.trials[int(i)].config)
-        candidates += [gp._neighbour(space, anchor, rng, 0.1) for _ in range(THOMPSON_LOCAL)]
-    candidates = [space.canonical(c) for c in candidates]
+    drawn = gp.candidates(space, surrogate, rng, THOMPSON_RANDOM, THOMPSON_LOCAL)
+    candidates = [space.canonical(c) for c in drawn]
     mean, cov = surrogate.gp.posterior(surrogate.inputs(candidates))
     cov[np.diag_indices_from(cov)] += _JITTER
     try:

@@ -70,24 +70,25 @@ class GaussianProcess:
         out: np.ndarray = math.exp(self.log_s2) * _matern52(np.sqrt(r2))
         return out
 
-    def predict(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and variance at ``points``."""
+    def _project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior mean at ``points`` and ``v = L^-1 k(x, points)``, whose
+        inner products are what the observations explain of the prior covariance."""
         from scipy.linalg import solve_triangular
 
         k = self.cross(points)
-        mean = k @ self.alpha
         v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
+        return k @ self.alpha, v
+
+    def predict(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance at ``points``."""
+        mean, v = self._project(points)
         var = np.maximum(math.exp(self.log_s2) - np.sum(v * v, axis=0), 1e-12)
         return mean, var
 
     def posterior(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (m,) and covariance (m, m) at ``points``, jointly: what a
         sample of the function over ``points`` is drawn from (Thompson sampling)."""
-        from scipy.linalg import solve_triangular
-
-        k = self.cross(points)
-        mean = k @ self.alpha
-        v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
+        mean, v = self._project(points)
         terms = _sq_terms(points, points, self.n_numeric)
         prior, _ = _kernel_matrix(terms, self.log_l, self.log_s2)
         cov: np.ndarray = prior - v.T @ v

@@ -204,24 +204,10 @@ class GPOptimizer:
         random candidates (a hybrid search splits one acquisition over several
         structures).
         """
-        trials, y_t = surrogate.trials, surrogate.y_t
         pinned = frozenset(frozen or ())
         score = surrogate.score
-
-        def draw() -> dict[str, Any]:
-            if frozen is None:
-                return space.sample(rng)
-            return sample_within(space, frozen, rng)
-
         n_random = max(16, int(self.n_random * effort))
-        candidates = [draw() for _ in range(n_random)]
-        for i in np.argsort(y_t, kind="stable")[:5]:
-            incumbent = dict(trials[int(i)].config)
-            if frozen is not None:
-                incumbent = space.complete({**incumbent, **frozen}, rng)
-            candidates.extend(
-                self._neighbour(space, incumbent, rng, 0.1, pinned) for _ in range(16)
-            )
+        candidates = self.candidates(space, surrogate, rng, n_random, 16, frozen)
         scores = score(candidates)
         order = np.argsort(-scores, kind="stable")
         best_config, best_score = candidates[int(order[0])], float(scores[order[0]])
@@ -242,8 +228,33 @@ class GPOptimizer:
             if current_score > best_score:
                 best_config, best_score = current, current_score
         if not math.isfinite(best_score):  # everything scored is already taken
-            return draw(), best_score
+            fresh = space.sample(rng) if frozen is None else sample_within(space, frozen, rng)
+            return fresh, best_score
         return space.canonical(best_config), best_score
+
+    def candidates(
+        self,
+        space: Space,
+        surrogate: Surrogate,
+        rng: np.random.Generator,
+        n_random: int,
+        n_local: int,
+        frozen: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Where an acquisition looks first: ``n_random`` random configurations, then
+        ``n_local`` neighbours (steps of 0.1 in the unit cube) of each of the 5 best
+        trials; with ``frozen``, all keep its values (a structure)."""
+        pinned = frozenset(frozen or ())
+        if frozen is None:
+            out = [space.sample(rng) for _ in range(n_random)]
+        else:
+            out = [sample_within(space, frozen, rng) for _ in range(n_random)]
+        for i in np.argsort(surrogate.y_t, kind="stable")[:5]:
+            incumbent = dict(surrogate.trials[int(i)].config)
+            if frozen is not None:
+                incumbent = space.complete({**incumbent, **frozen}, rng)
+            out.extend(self._neighbour(space, incumbent, rng, 0.1, pinned) for _ in range(n_local))
+        return out
 
     @staticmethod
     def _neighbour(
