@@ -63,6 +63,55 @@ def test_gp_learns_that_an_irrelevant_dimension_is_irrelevant() -> None:
     assert gp.log_l[1] > gp.log_l[0] + 1.0 and gp.log_l[2] > gp.log_l[0] + 1.0
 
 
+def test_gp_learns_that_low_fidelities_are_noisier_than_the_top() -> None:
+    # Column 1 is the fidelity coordinate z; below the top the values carry noise of
+    # s.d. 0.3 (1 - z), at the top none. The noise term of each point follows z.
+    rng = np.random.default_rng(2)
+    x = np.column_stack([rng.random(80), rng.choice([0.0, 1 / 3, 2 / 3, 1.0], 80)])
+    truth = np.sin(6 * x[:, 0])
+    y = truth + 0.3 * (1 - x[:, 1]) * rng.standard_normal(80)
+    shared = fit_gp(x, y, n_numeric=2)
+    by_fidelity = fit_gp(x, y, n_numeric=2, noise_column=1)
+    assert by_fidelity.log_n2_low > by_fidelity.log_n2 + 3.0
+    assert shared.noise_column is None and shared.log_n2_low == -math.inf
+    top = x[:, 1] == 1.0
+    # At the top it follows the exact values more closely than one shared noise does.
+    error_by_fidelity = np.abs(by_fidelity.predict(x[top])[0] - y[top]).max()
+    error_shared = np.abs(shared.predict(x[top])[0] - y[top]).max()
+    assert error_by_fidelity < 0.5 * error_shared
+    # Conditioning on more points keeps the noise model (fantasies at low fidelity).
+    extra = by_fidelity.condition_on(x[:3], y[:3])
+    assert extra.noise_column == 1 and extra.log_n2_low == by_fidelity.log_n2_low
+
+
+def test_gp_fit_with_a_noise_column_has_the_gradient_of_its_objective() -> None:
+    # The fitted optimum is a stationary point only if the analytic gradient of the
+    # extra noise parameter is right: compare the marginal likelihood nearby.
+    from hypertrail.optimizers.gp import model
+
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.random(40), rng.choice([0.0, 0.5, 1.0], 40)])
+    y = np.cos(4 * x[:, 0]) + 0.2 * (1 - x[:, 1]) * rng.standard_normal(40)
+    gp = fit_gp(x, y, n_numeric=2, noise_column=1)
+
+    def penalized_nll(log_n2_low: float) -> float:
+        from scipy.linalg import cho_solve, cholesky
+
+        terms = model._sq_terms(x, x, 2)
+        k, _ = model._kernel_matrix(terms, gp.log_l, gp.log_s2)
+        k[np.diag_indices_from(k)] += model._noise(x, gp.log_n2, log_n2_low, 1) + 1e-8
+        chol = cholesky(k, lower=True)
+        alpha = cho_solve((chol, True), y)
+        mu, sd = model._N2_LOW_PRIOR
+        return float(
+            0.5 * y @ alpha + np.sum(np.log(np.diag(chol))) + (log_n2_low - mu) ** 2 / (2 * sd**2)
+        )
+
+    here = penalized_nll(gp.log_n2_low)
+    assert here <= penalized_nll(gp.log_n2_low + 0.3) + 1e-6
+    assert here <= penalized_nll(gp.log_n2_low - 0.3) + 1e-6
+
+
 def test_robust_standardize_tames_outliers() -> None:
     y = np.array([1.0, 1.1, 0.9, 1.05, 1e9])
     z = robust_standardize(y)

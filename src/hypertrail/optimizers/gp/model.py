@@ -3,7 +3,10 @@
 Kernel: ``k(a, b) = s2 * m52(r)`` with
 ``r^2 = sum_numeric ((a_d - b_d) / l_d)^2 + sum_categorical [a_c != b_c] / l_c^2``
 (each categorical contributes a Hamming-type mismatch with its own length scale),
-plus noise ``n2`` on the diagonal.
+plus noise ``n2`` on the diagonal. With a ``noise_column`` (the fidelity coordinate
+``z`` of a multi-fidelity model, 0 at the cheapest fidelity and 1 at the top) a point's
+noise is ``n2 + n2_low * (1 - z)``: low fidelities are noisier approximations, and
+the model should not blur the exact top-fidelity values with their noise.
 
 Hyperparameters (log length scales, log signal and log noise variances) maximize
 the log marginal likelihood plus log priors, with analytic gradients and
@@ -55,6 +58,8 @@ class GaussianProcess:
     log_n2: float
     chol: np.ndarray
     alpha: np.ndarray
+    noise_column: int | None = None
+    log_n2_low: float = -math.inf
 
     def cross(self, points: np.ndarray) -> np.ndarray:
         """Kernel between ``points`` (m, d) and the training inputs: (m, n)."""
@@ -98,8 +103,19 @@ class GaussianProcess:
         """The same hyperparameters with extra observations (used for fantasies)."""
         x = np.vstack([self.x, points])
         y = np.concatenate([self._y(), values])
-        chol, alpha = _factor(x, y, self.n_numeric, self.log_l, self.log_s2, self.log_n2)
-        return GaussianProcess(x, self.n_numeric, self.log_l, self.log_s2, self.log_n2, chol, alpha)
+        noise = _noise(x, self.log_n2, self.log_n2_low, self.noise_column)
+        chol, alpha = _factor(x, y, self.n_numeric, self.log_l, self.log_s2, noise)
+        return GaussianProcess(
+            x,
+            self.n_numeric,
+            self.log_l,
+            self.log_s2,
+            self.log_n2,
+            chol,
+            alpha,
+            self.noise_column,
+            self.log_n2_low,
+        )
 
     def _y(self) -> np.ndarray:
         # K alpha = y, and K = L L^T
@@ -118,14 +134,37 @@ def _kernel_matrix(
     return math.exp(log_s2) * _matern52(r), r
 
 
+def _noise_shape(x: np.ndarray, column: int | None) -> np.ndarray | None:
+    """``1 - z`` per point, ``z`` the fidelity coordinate; ``None`` without one."""
+    if column is None:
+        return None
+    shape: np.ndarray = np.clip(1.0 - x[:, column], 0.0, 1.0)
+    return shape
+
+
+def _noise(
+    x: np.ndarray, log_n2: float, log_n2_low: float, column: int | None
+) -> float | np.ndarray:
+    """The noise variance of each point of ``x`` (one number when it is the same)."""
+    shape = _noise_shape(x, column)
+    if shape is None:
+        return math.exp(log_n2)
+    return math.exp(log_n2) + math.exp(log_n2_low) * shape
+
+
 def _factor(
-    x: np.ndarray, y: np.ndarray, n_numeric: int, log_l: np.ndarray, log_s2: float, log_n2: float
+    x: np.ndarray,
+    y: np.ndarray,
+    n_numeric: int,
+    log_l: np.ndarray,
+    log_s2: float,
+    noise: float | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     from scipy.linalg import cho_solve, cholesky
 
     terms = _sq_terms(x, x, n_numeric)
     k, _ = _kernel_matrix(terms, log_l, log_s2)
-    k[np.diag_indices_from(k)] += math.exp(log_n2) + _JITTER
+    k[np.diag_indices_from(k)] += noise + _JITTER
     chol = cholesky(k, lower=True, check_finite=False)
     alpha = cho_solve((chol, True), y, check_finite=False)
     return chol, alpha
@@ -138,10 +177,18 @@ def _priors(d: int) -> tuple[float, float]:
 
 _S2_PRIOR = (0.0, 1.0)  # log signal variance ~ N(0, 1): outputs are standardized
 _N2_PRIOR = (math.log(1e-4), 2.0)  # log noise variance: small unless the data say otherwise
+_N2_LOW_PRIOR = (math.log(1e-2), 3.0)  # extra noise at the cheapest fidelity: wide
 
 
-def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
-    """MAP fit of the hyperparameters on inputs ``x`` (n, d) and standardized ``y``."""
+def fit_gp(
+    x: np.ndarray, y: np.ndarray, n_numeric: int, noise_column: int | None = None
+) -> GaussianProcess:
+    """MAP fit of the hyperparameters on inputs ``x`` (n, d) and standardized ``y``.
+
+    ``noise_column``: the column of ``x`` holding the fidelity coordinate ``z`` in
+    [0, 1]; the noise then grows by ``n2_low * (1 - z)`` below the top fidelity, with
+    ``n2_low`` fitted too. ``None``: one noise variance for every point.
+    """
     from scipy.linalg import cho_solve, cholesky
     from scipy.linalg.lapack import dpotri
     from scipy.optimize import minimize
@@ -151,16 +198,18 @@ def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
     flat_terms = terms.reshape(d, n * n)
     mu_l, sd_l = _priors(d)
     diag = np.diag_indices(n)
+    shape = _noise_shape(x, noise_column)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         log_l, log_s2, log_n2 = theta[:d], float(theta[d]), float(theta[d + 1])
+        log_n2_low = float(theta[d + 2]) if shape is not None else -math.inf
         inv_l2 = np.exp(-2.0 * log_l)
         r = np.sqrt(np.maximum((inv_l2 @ flat_terms).reshape(n, n), 0.0))
         e = np.exp(-_SQRT5 * r)  # shared by the kernel and its gradient
         s2 = math.exp(log_s2)
         k_sig = s2 * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * e
         k = k_sig.copy()
-        k[np.diag_indices_from(k)] += math.exp(log_n2) + _JITTER
+        k[diag] += _noise(x, log_n2, log_n2_low, noise_column) + _JITTER
         try:
             chol = cholesky(k, lower=True, check_finite=False)
         except np.linalg.LinAlgError:
@@ -186,6 +235,10 @@ def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
         grad[:d] = -0.5 * (flat_terms @ (w * common).ravel()) * inv_l2
         grad[d] = -0.5 * float(np.sum(w * k_sig))
         grad[d + 1] = -0.5 * float(np.trace(w)) * math.exp(log_n2)
+        if shape is not None:
+            grad[d + 2] = -0.5 * float(w[diag] @ shape) * math.exp(log_n2_low)
+            nll += (log_n2_low - _N2_LOW_PRIOR[0]) ** 2 / (2 * _N2_LOW_PRIOR[1] ** 2)
+            grad[d + 2] += (log_n2_low - _N2_LOW_PRIOR[0]) / _N2_LOW_PRIOR[1] ** 2
         # log priors (Gaussian in the log parameters)
         nll += float(np.sum((log_l - mu_l) ** 2)) / (2 * sd_l**2)
         grad[:d] += (log_l - mu_l) / sd_l**2
@@ -199,10 +252,17 @@ def fit_gp(x: np.ndarray, y: np.ndarray, n_numeric: int) -> GaussianProcess:
     # the same optimum as from the prior's mean in about half the evaluations.
     start = np.concatenate([np.zeros(d), [0.0, _N2_PRIOR[0]]])
     bounds = [_LOG_L_BOUNDS] * d + [_LOG_S2_BOUNDS, _LOG_N2_BOUNDS]
+    if shape is not None:
+        start = np.append(start, _N2_LOW_PRIOR[0])
+        bounds.append(_LOG_N2_BOUNDS)
     result = minimize(
         objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200}
     )
     theta = result.x if np.all(np.isfinite(result.x)) else start
     log_l, log_s2, log_n2 = theta[:d], float(theta[d]), float(theta[d + 1])
-    chol, alpha = _factor(x, y, n_numeric, log_l, log_s2, log_n2)
-    return GaussianProcess(x, n_numeric, log_l, log_s2, log_n2, chol, alpha)
+    log_n2_low = float(theta[d + 2]) if shape is not None else -math.inf
+    noise = _noise(x, log_n2, log_n2_low, noise_column)
+    chol, alpha = _factor(x, y, n_numeric, log_l, log_s2, noise)
+    return GaussianProcess(
+        x, n_numeric, log_l, log_s2, log_n2, chol, alpha, noise_column, log_n2_low
+    )
