@@ -93,7 +93,8 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         "ours",
         {"name": "asha", "optimizer": "gp"},
         "hypertrail `asha` + `gp`: one GP on the trials of every rung, the fidelity an "
-        "input, log EI at 27 epochs (`across_fidelities`, the default with `gp`)",
+        "input and the noise growing below the top, new configurations by Thompson "
+        "sampling at 27 epochs (`across_fidelities`, the default with `gp`)",
     ),
     "ht-asha-gp-rung": (
         "ours",
@@ -891,8 +892,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seeds",
         default="",
-        help=f"N, A-B or a,b,c for every problem (default {SYNTHETIC_SEEDS} for the "
-        f"synthetic problems, {MLP_SEEDS} for mf_mlp_digits)",
+        help="N, A-B or a,b,c for every problem (default: --synthetic-seeds and --mlp-seeds)",
+    )
+    parser.add_argument(
+        "--synthetic-seeds",
+        type=int,
+        default=SYNTHETIC_SEEDS,
+        help="seeds 0..N-1 for the synthetic problems when --seeds is not given",
+    )
+    parser.add_argument(
+        "--mlp-seeds",
+        type=int,
+        default=MLP_SEEDS,
+        help="seeds 0..N-1 for mf_mlp_digits when --seeds is not given",
     )
     parser.add_argument("--budget-evals", type=int, default=33, help="B in full evaluations")
     parser.add_argument("--full-evals", type=int, default=100, help="ht-hybrid-full's budget")
@@ -922,13 +934,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.seed_list = _seed_list(args.seeds)
     if args.budget_evals < 1 or args.full_evals < args.budget_evals or args.workers < 1:
         parser.error("need --budget-evals >= 1, --full-evals >= --budget-evals, --workers >= 1")
+    if args.synthetic_seeds < 1 or args.mlp_seeds < 1:
+        parser.error("need --synthetic-seeds >= 1 and --mlp-seeds >= 1")
     return args
 
 
 def _seeds_for(problem: str, args: argparse.Namespace) -> list[int]:
     if args.seed_list is not None:
         return list(args.seed_list)
-    return list(range(MLP_SEEDS if problem == "mf_mlp_digits" else SYNTHETIC_SEEDS))
+    return list(range(args.mlp_seeds if problem == "mf_mlp_digits" else args.synthetic_seeds))
 
 
 def _cost(job: tuple[str, str, int]) -> float:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -56,3 +58,18 @@ def test_summary_names_the_method_of_ours_that_reaches_the_full_run_first() -> N
     text = mf._reach(entry["reach"], 270.0, 2700.0)
     assert text == "120 (0.04 of 2700): `ht-hyperband-gp`"
     assert mf._reach({"ht-asha-gp": None}, 891.0, 2700.0) == "not within B = 891"
+
+
+def test_seed_counts_per_problem_family_and_an_explicit_list_for_all() -> None:
+    from benchmarks.multifidelity import _seeds_for, parse_args
+
+    args = parse_args(["--synthetic-seeds", "20", "--mlp-seeds", "10"])
+    assert _seeds_for("mf_branin", args) == list(range(20))
+    assert _seeds_for("mf_mlp_digits", args) == list(range(10))
+    default = parse_args([])
+    assert len(_seeds_for("mf_hartmann6", default)) == 10
+    assert len(_seeds_for("mf_mlp_digits", default)) == 3
+    explicit = parse_args(["--seeds", "4-5", "--mlp-seeds", "10"])
+    assert _seeds_for("mf_mlp_digits", explicit) == [4, 5]
+    with pytest.raises(SystemExit):
+        parse_args(["--mlp-seeds", "0"])
