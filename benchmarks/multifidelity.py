@@ -9,6 +9,9 @@ Usage, from the repository root::
     python benchmarks/multifidelity.py --from-results benchmarks/results/multifidelity-X.jsonl
     python benchmarks/multifidelity.py --budget-evals 100 --section multifidelity-long \
         --utilization-trials 0                                # B = 2700: how far each gets
+    python benchmarks/multifidelity.py --synthetic-seeds 20 --mlp-seeds 10 \
+        --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
+        --utilization-trials 0 --section multifidelity-seeds   # more seeds, ~20 min
 
 Every (problem, method, seed) is one job, run sequentially in memory; jobs are spread
 over ``--workers`` spawned processes (one BLAS thread each). A job's budget is
@@ -921,6 +924,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"the section of the doc to rewrite (default {SECTION}; another name keeps "
         "the default section, for a run with another budget)",
     )
+    parser.add_argument(
+        "--title", help="the section's heading (default: from the section and budget)"
+    )
     parser.add_argument("--from-results", type=Path, help="re-render from a results file")
     args = parser.parse_args(argv)
     args.problem_list = [p.strip() for p in args.problems.split(",") if p.strip()]
@@ -1061,8 +1067,8 @@ def _report(
     jobs = [r for r in records if r["kind"] == "job"]
     references = {r["problem"]: r for r in records if r["kind"] == "reference"}
     summary = summarize(jobs, references, meta["problems"], meta["methods"])
-    title = "Multi-fidelity search"
-    if args.section != SECTION:
+    title = args.title or "Multi-fidelity search"
+    if args.section != SECTION and not args.title:
         title += f", B = {meta['budget_evals']} full evaluations"
     section = render_section(summary, utilization, meta, jobs, title)
     print()

@@ -73,3 +73,4 @@ def test_seed_counts_per_problem_family_and_an_explicit_list_for_all() -> None:
     assert _seeds_for("mf_mlp_digits", explicit) == [4, 5]
     with pytest.raises(SystemExit):
         parse_args(["--mlp-seeds", "0"])
+    assert parse_args(["--title", "More seeds"]).title == "More seeds"
