@@ -12,7 +12,9 @@ scale in ``z`` says: little). Its noise grows below the top, ``n2 + n2_low (1 - 
 with both fitted (:func:`~hypertrail.optimizers.gp.model.fit_gp`'s ``noise_column``):
 one shared noise term blurred the exact top-fidelity values with the scatter of the
 cheap ones, and on ``mf_branin`` the mean regret of ``asha`` + ``gp`` fell from 0.0045
-to 0.0005 once it did not (seeds 0-9; 0.0042 to 0.0011 on seeds 10-19).
+to 0.0005 once it did not (seeds 0-9; 0.0042 to 0.0011 on seeds 10-19). The sharper
+incumbent explores less: run three times longer, ``mf_hartmann6`` ends worse than
+with one shared term (``docs/benchmarks.md``, B = 2700).
 
 The next configuration is chosen at the top fidelity by one of two acquisitions
 (``joint_acquisition``):
