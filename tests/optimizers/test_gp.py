@@ -99,7 +99,9 @@ def test_gp_fit_with_a_noise_column_has_the_gradient_of_its_objective() -> None:
 
         terms = model._sq_terms(x, x, 2)
         k, _ = model._kernel_matrix(terms, gp.log_l, gp.log_s2)
-        k[np.diag_indices_from(k)] += model._noise(x, gp.log_n2, log_n2_low, 1) + 1e-8
+        k[np.diag_indices_from(k)] += (
+            model._noise(gp.log_n2, log_n2_low, model._noise_shape(x, 1)) + 1e-8
+        )
         chol = cholesky(k, lower=True)
         alpha = cho_solve((chol, True), y)
         mu, sd = model._N2_LOW_PRIOR

@@ -103,7 +103,7 @@ class GaussianProcess:
         """The same hyperparameters with extra observations (used for fantasies)."""
         x = np.vstack([self.x, points])
         y = np.concatenate([self._y(), values])
-        noise = _noise(x, self.log_n2, self.log_n2_low, self.noise_column)
+        noise = _noise(self.log_n2, self.log_n2_low, _noise_shape(x, self.noise_column))
         chol, alpha = _factor(x, y, self.n_numeric, self.log_l, self.log_s2, noise)
         return GaussianProcess(
             x,
@@ -142,11 +142,9 @@ def _noise_shape(x: np.ndarray, column: int | None) -> np.ndarray | None:
     return shape
 
 
-def _noise(
-    x: np.ndarray, log_n2: float, log_n2_low: float, column: int | None
-) -> float | np.ndarray:
-    """The noise variance of each point of ``x`` (one number when it is the same)."""
-    shape = _noise_shape(x, column)
+def _noise(log_n2: float, log_n2_low: float, shape: np.ndarray | None) -> float | np.ndarray:
+    """The noise variance of each point with :func:`_noise_shape` ``shape`` (one number
+    for every point without one)."""
     if shape is None:
         return math.exp(log_n2)
     return math.exp(log_n2) + math.exp(log_n2_low) * shape
@@ -209,7 +207,7 @@ def fit_gp(
         s2 = math.exp(log_s2)
         k_sig = s2 * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * e
         k = k_sig.copy()
-        k[diag] += _noise(x, log_n2, log_n2_low, noise_column) + _JITTER
+        k[diag] += _noise(log_n2, log_n2_low, shape) + _JITTER
         try:
             chol = cholesky(k, lower=True, check_finite=False)
         except np.linalg.LinAlgError:
@@ -261,7 +259,7 @@ def fit_gp(
     theta = result.x if np.all(np.isfinite(result.x)) else start
     log_l, log_s2, log_n2 = theta[:d], float(theta[d]), float(theta[d + 1])
     log_n2_low = float(theta[d + 2]) if shape is not None else -math.inf
-    noise = _noise(x, log_n2, log_n2_low, noise_column)
+    noise = _noise(log_n2, log_n2_low, shape)
     chol, alpha = _factor(x, y, n_numeric, log_l, log_s2, noise)
     return GaussianProcess(
         x, n_numeric, log_l, log_s2, log_n2, chol, alpha, noise_column, log_n2_low
