@@ -153,3 +153,33 @@ def test_gp_beats_random_on_a_mixed_function() -> None:
 def test_gp_options_are_checked() -> None:
     with pytest.raises(ValueError, match="max_points"):
         GPOptimizer(max_points=3)
+
+
+def test_candidates_alternate_neighbour_steps_around_the_best_trials() -> None:
+    from hypertrail.history import History
+    from hypertrail.trial import FrozenTrial, Metric, TrialState
+
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    trials = tuple(
+        FrozenTrial(i, TrialState.COMPLETE, {"x": x, "y": 0.5}, {"loss": (x - 0.5) ** 2})
+        for i, x in enumerate((0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.8))
+    )
+    history = History(0, (Metric("loss", "minimize"),), trials, len(trials))
+    gp = GPOptimizer()
+    surrogate = gp.fit(space, history)
+    best = [trials[i].config for i in np.argsort(surrogate.y_t, kind="stable")[:5]]
+
+    def moves(steps: tuple[float, ...]) -> np.ndarray:
+        """How far each neighbour moved from its incumbent, one row per incumbent."""
+        out = gp.candidates(space, surrogate, np.random.default_rng(0), 0, 40, steps=steps)
+        points = np.array([[c["x"], c["y"]] for c in out]).reshape(5, 40, 2)
+        centres = np.array([[c["x"], c["y"]] for c in best])[:, None, :]
+        return np.abs(points - centres).max(axis=2)
+
+    coarse = moves((0.1,))
+    mixed = moves((0.1, 0.02))
+    # Every other neighbour takes the fine step; the rest move as before.
+    assert np.median(mixed[:, 1::2]) < 0.03 < np.median(mixed[:, 0::2])
+    assert np.median(coarse) > 0.05
+    with pytest.raises(ValueError, match="neighbour steps must be positive"):
+        gp.candidates(space, surrogate, np.random.default_rng(0), 0, 4, steps=(0.1, 0.0))

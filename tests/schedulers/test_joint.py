@@ -161,6 +161,25 @@ def test_a_thompson_draw_goes_where_the_cheap_rungs_point_and_skips_tried_config
     assert redraw is not None and redraw[0] != first[0]
 
 
+def test_a_thompson_draw_looks_both_near_and_far_around_the_best_trials() -> None:
+    from hypertrail.optimizers.gp.optimizer import GPOptimizer
+    from hypertrail.schedulers.joint import THOMPSON_STEPS, thompson_choice
+
+    asked: list[tuple[float, ...]] = []
+
+    class Recording(GPOptimizer):
+        def candidates(self, *args: object, **kwargs: object) -> list[dict[str, object]]:
+            asked.append(tuple(kwargs["steps"]))  # type: ignore[arg-type]
+            return super().candidates(*args, **kwargs)  # type: ignore[arg-type]
+
+    gp = Recording()
+    surrogate = fit_across(gp, SPACE, _history(bias=0.5), Fidelity.from_spec(EPOCHS))
+    assert surrogate is not None
+    assert thompson_choice(gp, SPACE, surrogate, np.random.default_rng(0)) is not None
+    # A draw is as precise as its nearest candidate: a fine step besides the coarse one.
+    assert asked == [THOMPSON_STEPS] and min(THOMPSON_STEPS) <= 0.02 < 0.1 <= max(THOMPSON_STEPS)
+
+
 def test_joint_acquisition_is_checked_and_log_ei_stays_available(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="joint_acquisition must be one of thompson, ei"):
         ASHA(optimizer="gp", fidelity=EPOCHS, joint_acquisition="ucb")

@@ -240,10 +240,14 @@ class GPOptimizer:
         n_random: int,
         n_local: int,
         frozen: Mapping[str, Any] | None = None,
+        steps: Sequence[float] = (0.1,),
     ) -> list[dict[str, Any]]:
         """Where an acquisition looks first: ``n_random`` random configurations, then
-        ``n_local`` neighbours (steps of 0.1 in the unit cube) of each of the 5 best
-        trials; with ``frozen``, all keep its values (a structure)."""
+        ``n_local`` neighbours of each of the 5 best trials, the k-th a step of
+        ``steps[k % len(steps)]`` (the s.d. of a move in the unit cube) away; with
+        ``frozen``, all keep its values (a structure)."""
+        if not steps or any(not step > 0 for step in steps):
+            raise ValueError(f"neighbour steps must be positive, got {tuple(steps)!r}")
         pinned = frozenset(frozen or ())
         if frozen is None:
             out = [space.sample(rng) for _ in range(n_random)]
@@ -253,7 +257,10 @@ class GPOptimizer:
             incumbent = dict(surrogate.trials[int(i)].config)
             if frozen is not None:
                 incumbent = space.complete({**incumbent, **frozen}, rng)
-            out.extend(self._neighbour(space, incumbent, rng, 0.1, pinned) for _ in range(n_local))
+            out.extend(
+                self._neighbour(space, incumbent, rng, steps[k % len(steps)], pinned)
+                for k in range(n_local)
+            )
         return out
 
     @staticmethod
