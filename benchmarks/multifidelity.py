@@ -194,6 +194,7 @@ def _run_ours(
     ask_seconds: list[float] = []
     spent, eval_seconds = 0.0, 0.0
     top: list[list[float]] = []
+    best: tuple[float, dict[str, Any] | None] = (math.inf, None)
     with study:
         while spent < budget:
             start = time.perf_counter()
@@ -207,6 +208,8 @@ def _run_ours(
             spent = fidelity_cost(study.trials)
             if trial.fidelity >= problem.max_fidelity:
                 top.append([spent, value])
+                if value < best[0]:
+                    best = (value, dict(trial.config))
         trials = study.trials
     rungs: dict[str, int] = {}
     for t in trials:
@@ -221,6 +224,7 @@ def _run_ours(
         "ask_max_seconds": max(ask_seconds),
         "ask_last10_seconds": statistics.fmean(ask_seconds[-10:]),
         "eval_seconds": eval_seconds,
+        "best_config": best[1],
         **_promotion_checks(trials, problem.eta),
     }
 
@@ -294,13 +298,16 @@ def _run_full(problem: MFProblem, name: str, seed: int, evaluations: int) -> dic
     )
     top: list[list[float]] = []
     eval_seconds = 0.0
+    best: tuple[float, dict[str, Any] | None] = (math.inf, None)
 
     def objective(trial: Any) -> float:
-        nonlocal eval_seconds
+        nonlocal eval_seconds, best
         start = time.perf_counter()
         value = float(problem.evaluate(trial.config, problem.max_fidelity))
         eval_seconds += time.perf_counter() - start
         top.append([(len(top) + 1) * problem.max_fidelity, value])
+        if value < best[0]:
+            best = (value, dict(trial.config))
         return value
 
     with study:
@@ -310,6 +317,7 @@ def _run_full(problem: MFProblem, name: str, seed: int, evaluations: int) -> dic
         "cost": len(top) * problem.max_fidelity,
         "trials": len(top),
         "eval_seconds": eval_seconds,
+        "best_config": best[1],
     }
 
 
