@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         anchors = [f.result() for f in around]
     given = sys.argv[1:] if argv is None else list(argv)
     meta = {
-        "command": "python benchmarks/mf_noise.py " + shlex.join(given),
+        "command": " ".join(["python benchmarks/mf_noise.py", *map(shlex.quote, given)]),
         "date": started.strftime("%Y-%m-%d"),
         "git": git_revision(),
         "cpu": cpu_model(),

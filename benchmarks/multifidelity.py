@@ -833,6 +833,24 @@ def _how_lines(
 ) -> list[str]:
     errors = [j for j in jobs if j.get("error")]
     problems = [j for j in jobs if j.get("promotion_problems")]
+    seeds = sorted({_seed(j) for j in jobs})
+    fewest = min(
+        (
+            len({_seed(j) for j in jobs if j["problem"] == p and j["method"] == m})
+            for p, m in {(j["problem"], j["method"]) for j in jobs}
+        ),
+        default=0,
+    )
+    seed_words = (
+        f"seeds {seeds[0]}..{seeds[-1]}"
+        if seeds and seeds == list(range(seeds[0], seeds[-1] + 1))
+        else "seeds " + ", ".join(map(str, seeds))
+    )
+    small = (
+        f"With {fewest} seeds a Wilcoxon test cannot reach p < 0.25: those rows are descriptive. "
+        if 0 < fewest <= 3
+        else ""
+    )
     lines = [
         "",
         "### How it was measured",
@@ -844,14 +862,13 @@ def _how_lines(
         "objective, so neither side retrains) and costs the epochs it adds. Optuna's "
         "objective reports every epoch 1..27 and stops when pruned; it pays every epoch it "
         "ran. Both sides search the same spaces (Optuna through "
-        "`benchmarks/suite/adapter.py`), with seed *s* for seeds 0..n-1; pairing by seed "
+        f"`benchmarks/suite/adapter.py`), each with seed *s* for {seed_words}; pairing by seed "
         "index is nominal (the libraries draw differently). The synthetic problems are "
         "cheap, so their runs measure search quality per fidelity unit, not time; on "
         "`mf_mlp_digits` training dominates. The optimum of `mf_mlp_digits` is the lowest "
         "validation error at 27 epochs any run or the reference sample found, so the best "
-        "run there scores 0 by construction. With 3 seeds a Wilcoxon test cannot reach "
-        "p < 0.25: those rows are descriptive. The last trial of a run may overshoot B; "
-        f"its whole cost counts (at most {_overshoot(jobs):.0f} epochs over B here). "
+        f"run there scores 0 by construction. {small}The last trial of a run may overshoot "
+        f"B; its whole cost counts (at most {_overshoot(jobs):.0f} epochs over B here). "
         "`top` shows how differently the two families spend B: Optuna's pruners compare a "
         "trial with the trials that reached the same step before it, so the first trials "
         "of a study (or bracket) run to 27 epochs; ASHA promotes a configuration only once "
