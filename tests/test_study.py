@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import _objectives
@@ -19,6 +20,9 @@ from hypertrail import (
     TrialState,
     TrialStateError,
 )
+from hypertrail.history import History
+from hypertrail.optimizers.base import Proposal
+from hypertrail.optimizers.random import RandomSearch
 from hypertrail.recovery import Recovery
 from hypertrail.replay import verify
 from hypertrail.storage import open_storage
@@ -217,6 +221,78 @@ def test_recorded_proposals_replay_exactly(optimizer: str, sqlite_url: str) -> N
     study.optimize(_objectives.noop, n_trials=12)
     report = verify(study.storage, "s")
     assert report.ok and report.checked == 12
+
+
+def test_each_proposal_records_the_revisions_of_its_optimizers(sqlite_url: str) -> None:
+    space = Space({"x": Float(0.0, 1.0)})
+    plan = {
+        "name": "asha",
+        "optimizer": "random",
+        "fidelity": {"name": "epochs", "min": 1, "max": 9},
+    }
+    study = Study.create("s", space, storage=sqlite_url, seed=0, optimizer=plan)
+    study.optimize(lambda t: t.config["x"], n_trials=6)
+    asks = [e for e in study.storage.read("s") if e.kind == TRIAL_ASKED]
+    assert len(asks) == 6
+    assert all(e.data["revisions"] == {"asha": 1, "random": 1} for e in asks)
+
+
+def _shifted(
+    self: RandomSearch, space: Space, history: History, rng: np.random.Generator, n: int = 1
+) -> list[Proposal]:
+    """A "new version" of random search: it skips one draw before proposing."""
+    space.sample(rng)
+    return [Proposal(space.sample(rng), "random") for _ in range(n)]
+
+
+def test_replay_after_an_algorithm_change_says_which_revision_changed(
+    space: Space, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = Study.create("s", space, storage=sqlite_url, seed=3, optimizer="random")
+    study.optimize(_objectives.noop, n_trials=5)
+    monkeypatch.setattr(RandomSearch, "propose", _shifted)
+    # Changed without a revision: the replay cannot tell why (a bug, or a changed log).
+    silent = verify(study.storage, "s")
+    assert len(silent.mismatches) == 5
+    assert all("revision" not in m.detail for m in silent.mismatches)
+    # Changed with a revision, as every change of proposals must be.
+    monkeypatch.setattr(RandomSearch, "revision", 2, raising=False)
+    report = verify(study.storage, "s")
+    assert len(report.mismatches) == 5
+    first = report.mismatches[0].detail
+    assert first.startswith("configuration differs: ")
+    assert "random is at revision 2 here, 1 when this trial was proposed" in first
+    assert "replay with the hypertrail that recorded the study" in first
+
+
+def test_replay_of_a_log_without_revisions_says_so(space: Space, tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    study = Study.create("s", space, storage=f"sqlite:///{db}", seed=3, optimizer="random")
+    study.optimize(_objectives.noop, n_trials=3)
+    study.close()
+    # As a hypertrail before revisions were kept wrote it, then trial 1 changed.
+    with sqlite3.connect(db) as conn:
+        for seq, data in conn.execute(
+            "SELECT seq, data FROM hypertrail_events WHERE kind='trial.asked'"
+        ).fetchall():
+            payload = json.loads(data)
+            del payload["revisions"]
+            if payload["config"]["kind"] == "a":
+                payload["config"]["x"] = 0.5
+            else:
+                payload["config"]["kind"] = "a"
+                payload["config"].pop("n", None)
+            conn.execute(
+                "UPDATE hypertrail_events SET data=? WHERE seq=?", (json.dumps(payload), seq)
+            )
+    log = open_storage(f"sqlite:///{db}")
+    report = verify(log, "s")
+    log.close()
+    assert len(report.mismatches) == 3
+    assert all("records no optimizer revisions" in m.detail for m in report.mismatches)
 
 
 def test_config_keeps_space_order(space: Space, sqlite_url: str) -> None:

@@ -18,13 +18,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypertrail.history import StudyState
+from hypertrail.optimizers.base import revisions
 from hypertrail.seeding import PURPOSE_PROPOSE, RngKey
 from hypertrail.space.codec import space_from_dict
 from hypertrail.storage.base import EventLog
 from hypertrail.storage.events import STUDY_CREATED, TRIAL_ASKED
 from hypertrail.trial import Metric
 
-__all__ = ["Mismatch", "ReplayReport", "TrialReplay", "first_difference", "verify"]
+__all__ = [
+    "Mismatch",
+    "ReplayReport",
+    "TrialReplay",
+    "first_difference",
+    "revision_note",
+    "verify",
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,36 @@ def first_difference(recorded: Mapping[str, Any], derived: Mapping[str, Any] | N
     return "identical"
 
 
+def revision_note(recorded: Mapping[str, Any] | None, current: Mapping[str, int]) -> str:
+    """What a differing proposal's recorded optimizer revisions say, as a clause to
+    append to its detail ("" when they match the running hypertrail's).
+
+    Example:
+        >>> revision_note({"gp": 1}, {"gp": 2}).split(":")[0]
+        '; gp is at revision 2 here, 1 when this trial was proposed'
+        >>> revision_note({"gp": 2}, {"gp": 2})
+        ''
+    """
+    if recorded is None:
+        return (
+            "; the log records no optimizer revisions (written by a hypertrail before "
+            "they were kept), so an upgrade since may have changed the algorithm"
+        )
+    changed = [
+        f"{name} is at revision {rev} here, {recorded.get(name, 'none')} when this trial "
+        "was proposed"
+        for name, rev in current.items()
+        if recorded.get(name) != rev
+    ]
+    if not changed:
+        return ""
+    return (
+        "; "
+        + "; ".join(changed)
+        + ": the algorithm changed since, replay with the hypertrail that recorded the study"
+    )
+
+
 def verify(log: EventLog, study: str) -> ReplayReport:
     """Re-run the optimizer on every recorded prefix and compare proposals."""
     from hypertrail.study import make_optimizer
@@ -130,6 +168,7 @@ def verify(log: EventLog, study: str) -> ReplayReport:
                 derived = dict(space.canonical(proposals[0].config)) if proposals else None
                 if derived != recorded:
                     detail = "configuration differs: " + first_difference(recorded, derived)
+                    detail += revision_note(data.get("revisions"), revisions(spec))
         if detail:
             mismatches.append(Mismatch(number, recorded, derived, detail))
         verdicts.append(TrialReplay(number, not detail, detail))

@@ -39,7 +39,7 @@ from hypertrail.errors import (
 )
 from hypertrail.execution.base import Executor, Objective, TrialOutcome, normalize_values
 from hypertrail.history import History, StudyState
-from hypertrail.optimizers.base import OPTIMIZERS, Optimizer
+from hypertrail.optimizers.base import OPTIMIZERS, Optimizer, revisions
 from hypertrail.recovery import Lost, Recovery, Session, find_lost
 from hypertrail.registry import build_from_spec
 from hypertrail.seeding import PURPOSE_PROPOSE, RngKey
@@ -155,6 +155,7 @@ class Study:
         )
         self.space: Space = space_from_dict(created["space"])
         self.optimizer, self.optimizer_spec = make_optimizer(created["optimizer"])
+        self._revisions = revisions(self.optimizer_spec)
         lag = created.get("deterministic")
         self.deterministic: int | None = int(lag) if lag else None
         self.recovery = Recovery()
@@ -429,6 +430,7 @@ class Study:
                 "rng": key.to_json(),
                 "seed": trial.seed,
                 "optimizer": self.optimizer_spec,
+                "revisions": self._revisions,
                 "session": session.id,
             }
             if visible is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hypertrail import Categorical, Float, Int, OptimizerError, Space, Study
-from hypertrail.optimizers.base import OPTIMIZERS, Optimizer
+from hypertrail.optimizers.base import OPTIMIZERS, Optimizer, revisions
 from hypertrail.optimizers.grid import GridSearch
 from hypertrail.optimizers.random import RandomSearch
 from hypertrail.optimizers.sobol import SobolSearch
@@ -33,6 +33,15 @@ class TestGridSearch(OptimizerConformance):
 def test_registry_names() -> None:
     assert {"random", "sobol", "grid"} <= set(OPTIMIZERS.names())
     assert OPTIMIZERS.get("sobol") is SobolSearch
+
+
+def test_every_registered_optimizer_has_a_revision_and_a_spec_names_them() -> None:
+    for name in OPTIMIZERS.names():
+        revision = getattr(OPTIMIZERS.get(name), "revision", 1)
+        assert isinstance(revision, int) and revision >= 1, name
+    spec = {"name": "hyperband", "optimizer": {"name": "hybrid", "refine": "gp"}}
+    assert list(revisions(spec)) == ["gp", "hybrid", "hyperband"]
+    assert revisions("tpe") == {"tpe": 1}
 
 
 def test_sobol_point_k_goes_to_trial_k() -> None:

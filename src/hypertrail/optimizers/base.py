@@ -4,6 +4,12 @@ Optimizers never touch storage, the clock or global randomness (DESIGN.md
 invariants 3 and 4). Given the same space, the same history snapshot and a
 generator in the same state, an optimizer must return the same proposals; that is
 what lets :mod:`hypertrail.replay` re-derive every proposal of a study.
+
+An optimizer class may declare ``revision: ClassVar[int]`` (1 when it does not): the
+number grows with every change that makes it propose differently for the same space,
+history and generator. Each ``trial.asked`` event records the revisions of the
+optimizers that proposed it (:func:`revisions`), so a replay that differs after an
+upgrade says the algorithm changed rather than leaving the log under suspicion.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ if TYPE_CHECKING:
     from hypertrail.history import History
     from hypertrail.space.space import Space
 
-__all__ = ["OPTIMIZERS", "Optimizer", "Proposal"]
+__all__ = ["OPTIMIZERS", "Optimizer", "Proposal", "revisions"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,28 @@ OPTIMIZERS.register(
 )
 OPTIMIZERS.register("hyperband", "hypertrail.schedulers.successive_halving:Hyperband")
 OPTIMIZERS.register("median", "hypertrail.schedulers.median:MedianStopping")
+
+
+def revisions(spec: Any) -> dict[str, int]:
+    """The revision of every registered optimizer that ``spec`` names, itself or in a
+    nested spec (a scheduler's ``optimizer``, a hybrid's engines), sorted by name.
+
+    Example:
+        >>> revisions({"name": "asha", "optimizer": "random", "fidelity": {"name": "epochs"}})
+        {'asha': 1, 'random': 1}
+    """
+    found: dict[str, int] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if value in OPTIMIZERS:
+                found[value] = int(getattr(OPTIMIZERS.get(value), "revision", 1))
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(spec)
+    return dict(sorted(found.items()))

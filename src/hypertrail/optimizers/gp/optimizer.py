@@ -105,6 +105,8 @@ class GPOptimizer:
     """
 
     name: ClassVar[str] = "gp"
+    revision: ClassVar[int] = 1
+    """Raised when proposals change, here or in the joint model (``schedulers/joint.py``)."""
     n_startup: int = 10
     n_random: int = 512
     n_starts: int = 5
