@@ -55,6 +55,12 @@ def test_summary_names_the_method_of_ours_that_reaches_the_full_run_first() -> N
     entry = summary["problems"]["mf_branin"]
     assert entry["reach"] == {"ht-asha-gp": 200.0, "ht-hyperband-gp": 120.0}
     assert entry["bar2"] is True
+    # best of ours at B (asha-gp, 0.1 on every seed) minus the full run's 0.2 at its end
+    difference, (low, high) = entry["bar2_difference"]
+    assert difference == pytest.approx(-0.1) and low == pytest.approx(-0.1)
+    assert high == pytest.approx(-0.1)
+    assert mf._signed(entry["bar2_difference"]) == "−0.100 [−0.100, −0.100]"
+    assert mf._signed((0.004, (-0.01, 0.02))) == "+4.0e-03 [−0.010, +0.020]"
     text = mf._reach(entry["reach"], 270.0, 2700.0)
     assert text == "120 (0.04 of 2700): `ht-hyperband-gp`"
     assert mf._reach({"ht-asha-gp": None}, 891.0, 2700.0) == "not within B = 891"

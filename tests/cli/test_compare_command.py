@@ -11,7 +11,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from hypertrail.analysis.compare import Comparison, RunRecord, Target, compare
-from hypertrail.analysis.statistics import holm, paired_tests
+from hypertrail.analysis.statistics import bootstrap_difference_ci, holm, paired_tests
 from hypertrail.cli.main import cli
 from hypertrail.replay import verify
 from hypertrail.reporting.plots import anytime_bands
@@ -157,3 +157,14 @@ def test_holm_and_ties() -> None:
     assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
     tie = paired_tests(["x", "y"], np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]))
     assert tie[0].p == 1.0 and tie[0].better is None
+
+
+def test_difference_interval_of_two_independent_samples() -> None:
+    far = bootstrap_difference_ci([1.0, 1.2, 0.9, 1.1], [3.0, 3.1, 2.8, 3.2])
+    assert far[0] < -2.0 + 0.01 and far[1] < 0 and far[0] > -2.5
+    # overlapping samples: the interval holds 0, and swapping them mirrors it
+    a, b = [0.1, 0.3, 0.2, 0.5, 0.0], [0.2, 0.1, 0.4, 0.3, 0.2]
+    low, high = bootstrap_difference_ci(a, b)
+    assert low < 0 < high
+    assert bootstrap_difference_ci(a, b) == bootstrap_difference_ci(a, b)  # fixed generator
+    assert all(math.isnan(v) for v in bootstrap_difference_ci([], [1.0]))
