@@ -12,6 +12,12 @@ Usage, from the repository root::
     python benchmarks/multifidelity.py --synthetic-seeds 20 --mlp-seeds 10 \
         --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
         --utilization-trials 0 --section multifidelity-seeds   # more seeds, ~20 min
+    python benchmarks/multifidelity.py --problems mf_branin,mf_hartmann6 --seeds 20-39 \
+        --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
+        --utilization-trials 0 --section multifidelity-heldout  # seeds no variant was tried on
+    python benchmarks/multifidelity.py --problems mf_mlp_digits --seeds 10-29 \
+        --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
+        --utilization-trials 0 --section multifidelity-mlp-heldout  # the same, ~25 min
 
 Every (problem, method, seed) is one job, run sequentially in memory; jobs are spread
 over ``--workers`` spawned processes (one BLAS thread each). A job's budget is
