@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
-import pickle
+import pickle  # safe: only to test that an objective can reach a worker; nothing is stored
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,7 +71,7 @@ class ProcessExecutor:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         try:
-            pickle.dumps(objective)
+            pickle.dumps(objective)  # safe: what spawn does to send it; the bytes are dropped
         except Exception as exc:
             raise ObjectiveError(
                 "to run in worker processes the objective must be importable "

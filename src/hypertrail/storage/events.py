@@ -103,7 +103,7 @@ def _reject_nan(value: float) -> Any:
 
 
 def dumps(data: Mapping[str, Any]) -> str:
-    """Compact JSON for stored payloads: no NaN, no pickle; key order is kept
+    """Compact JSON for stored payloads: no NaN, no pickling; key order is kept
     (configs are stored in space order)."""
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
