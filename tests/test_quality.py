@@ -1,4 +1,4 @@
-"""ruff and ``mypy --strict`` are part of the test suite, so CI runs them."""
+"""ruff and ``mypy --strict`` (package and tests) are part of the test suite, so CI runs them."""
 
 from __future__ import annotations
 

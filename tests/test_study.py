@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests import _objectives
 
-import _objectives
 from hypertrail import (
     Categorical,
     Float,

@@ -42,11 +42,8 @@ def _mixed_space() -> Space:
 
 def _mixed(config: Mapping[str, Any]) -> float:
     """x0, x1 and c matter (shares about 0.45, 0.08, 0.47); x2..x5 do not."""
-    return (
-        10 * (config["x0"] - 0.3) ** 2
-        + 4 * abs(config["x1"] - 0.5)
-        + (3.0 if config["c"] == "b" else 0.0)
-    )
+    x0, x1 = float(config["x0"]), float(config["x1"])
+    return 10 * (x0 - 0.3) ** 2 + 4 * abs(x1 - 0.5) + (3.0 if config["c"] == "b" else 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +136,7 @@ def _conditional_space() -> Space:
 def _conditional(config: Mapping[str, Any]) -> float:
     lr_term = 0.5 * (math.log10(config["lr"]) + 2.5) ** 2
     if config["optimizer"] == "sgd":
-        return lr_term + 4 * (config["momentum"] - 0.8) ** 2
+        return lr_term + 4 * (float(config["momentum"]) - 0.8) ** 2
     return lr_term + 0.5
 
 

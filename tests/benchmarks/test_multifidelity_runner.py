@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import multifidelity as mf  # noqa: E402
+from hypertrail.benchmarks.multifidelity import mf_branin  # noqa: E402
 
 
 def _job(method: str, seed: int, top: list[list[float]], budget: float = 270.0) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def test_units_to_reach_reads_every_run_at_the_same_spending() -> None:
 
 
 def test_summary_names_the_method_of_ours_that_reaches_the_full_run_first() -> None:
-    optimum = mf.MF_PROBLEMS["mf_branin"]().optimum
+    optimum = mf_branin().optimum
     assert optimum is not None
     reference = {"mf_branin": {"median": optimum + 1.0, "best": optimum}}
     jobs = []

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests import _objectives
 
-import _objectives
 from hypertrail import Float, ObjectiveError, Space, Study, TrialState
 from hypertrail.execution import CommandObjective, ProcessExecutor
 from hypertrail.trial import Metric, Trial

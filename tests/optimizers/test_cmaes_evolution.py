@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ METRICS = (Metric("loss", "minimize"),)
 
 
 def _history(
-    space: Space, trials: list[tuple[dict[str, Any], TrialState, float | None]]
+    space: Space, trials: Sequence[tuple[dict[str, Any], TrialState, float | None]]
 ) -> History:
     """A history from (config, state, loss) triples, numbered in order."""
     frozen = tuple(
@@ -82,7 +83,9 @@ def test_cmaes_beats_random_on_a_sphere() -> None:
         for seed in range(6):
             study = Study.create("s", space, optimizer=optimizer, seed=seed)
             study.optimize(_sphere, n_trials=150)
-            bests.append(study.best.value)
+            value = study.best.value
+            assert value is not None
+            bests.append(value)
         return float(np.mean(bests))
 
     assert mean_best("cmaes") < 0.2 * mean_best("random")
@@ -182,7 +185,9 @@ def test_cmaes_failed_trial_is_told_as_the_worst_of_its_generation() -> None:
     rng = np.random.default_rng(2)
     configs = [space.sample(rng) for _ in range(4)]
     losses = [0.3, 0.1, 0.2, 0.4]
-    failed = [(c, TrialState.COMPLETE, v) for c, v in zip(configs, losses, strict=True)]
+    failed: list[tuple[dict[str, Any], TrialState, float | None]] = [
+        (c, TrialState.COMPLETE, v) for c, v in zip(configs, losses, strict=True)
+    ]
     failed[1] = (configs[1], TrialState.FAILED, None)
     worst = [(c, TrialState.COMPLETE, v) for c, v in zip(configs, losses, strict=True)]
     worst[1] = (configs[1], TrialState.COMPLETE, 9.0)
@@ -351,12 +356,15 @@ def test_evolution_keeps_repeat_blocks_valid() -> None:
         "r", space, optimizer={"name": "evolution", "population_size": 10, "sample_size": 3}, seed=3
     )
     study.optimize(objective, n_trials=120)  # Study refuses any invalid proposal
-    children = [t for t in study.trials if t.parent is not None]
+    parents = {t.number: t.parent for t in study.trials if t.parent is not None}
+    children = [t for t in study.trials if t.number in parents]
     assert len(children) > 80
-    assert any(t.config["n_layers"] != study.trials[t.parent].config["n_layers"] for t in children)
-    grown = [
-        t for t in children if t.config["n_layers"] > study.trials[t.parent].config["n_layers"]
-    ]
+
+    def layers_of_parent(child: FrozenTrial) -> Any:
+        return study.trials[parents[child.number]].config["n_layers"]
+
+    assert any(t.config["n_layers"] != layers_of_parent(t) for t in children)
+    grown = [t for t in children if t.config["n_layers"] > layers_of_parent(t)]
     assert grown and all("newly active" in t.reason for t in grown)
     for trial in study.trials:
         assert not space.problems(trial.config)

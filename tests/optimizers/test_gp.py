@@ -144,7 +144,9 @@ def test_gp_beats_random_on_a_mixed_function() -> None:
         for seed in range(4):
             study = Study.create("b", space, optimizer=optimizer, seed=seed)
             study.optimize(branin, n_trials=40)
-            values.append(study.best.value - 0.397887)
+            best = study.best.value
+            assert best is not None
+            values.append(best - 0.397887)
         return float(np.mean(values))
 
     assert mean_regret("gp") < 0.5 * mean_regret("random")
@@ -174,7 +176,8 @@ def test_candidates_alternate_neighbour_steps_around_the_best_trials() -> None:
         out = gp.candidates(space, surrogate, np.random.default_rng(0), 0, 40, steps=steps)
         points = np.array([[c["x"], c["y"]] for c in out]).reshape(5, 40, 2)
         centres = np.array([[c["x"], c["y"]] for c in best])[:, None, :]
-        return np.abs(points - centres).max(axis=2)
+        moved: np.ndarray = np.abs(points - centres).max(axis=2)
+        return moved
 
     coarse = moves((0.1,))
     mixed = moves((0.1, 0.02))

@@ -128,7 +128,9 @@ def test_tpe_beats_random_on_a_smooth_function() -> None:
         for seed in range(6):
             study = Study.create("t", space, optimizer=optimizer, seed=seed)
             study.optimize(objective, n_trials=60)
-            bests.append(study.best.value)
+            value = study.best.value
+            assert value is not None
+            bests.append(value)
         return float(np.mean(bests))
 
     assert mean_best("tpe") < 0.5 * mean_best("random")

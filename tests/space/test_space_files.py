@@ -12,6 +12,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -404,7 +405,7 @@ def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
 def test_space_of_ten_to_the_twelve_combinations_validates_without_enumeration(
     tmp_path: Path,
 ) -> None:
-    params = {
+    params: dict[str, dict[str, Any]] = {
         f"p{i}": {"type": "categorical", "choices": [f"v{j}" for j in range(10)]} for i in range(12)
     }
     params["extra"] = {
