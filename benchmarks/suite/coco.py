@@ -68,7 +68,7 @@ COCO_PROBLEMS = {
 def _cocoex_problem(spec: CocoSpec) -> tuple[Any, Any]:
     """The suite (kept alive: it owns the problem) and the problem."""
     try:
-        import cocoex  # type: ignore[import-untyped]
+        import cocoex
     except ImportError:  # pragma: no cover - depends on the environment
         sys.exit('the COCO problems need coco-experiment: pip install -e ".[bench]"')
     options = (
