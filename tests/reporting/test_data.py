@@ -39,7 +39,8 @@ def loaded(report_study: tuple[str, str]) -> tuple[StudyData, Report]:
 def test_every_section_is_there_with_data(loaded: tuple[StudyData, Report]) -> None:
     _, report = loaded
     assert [s.id for s in report.sections] == [id for id, _ in SECTIONS]
-    assert [s.id for s in report.sections if s.empty] == []
+    # the demo study has no multi-fidelity scheduler: only its rungs section is empty
+    assert [s.id for s in report.sections if s.empty] == ["rungs"]
     # JSON-ready: what the page embeds and the dashboard serves.
     json.dumps(report.to_json(), allow_nan=False)
 
@@ -233,6 +234,23 @@ def test_scheduled_studies_show_rungs_promotions_and_stops() -> None:
     assert {n["rung"] for n in lineage["nodes"]} >= {0, 1}
     kinds = report.section("budget").data["kinds"]
     assert kinds[0] == "rung 0 (1)" and "rung 1 (3)" in kinds
+    # every rung ranks this learning curve alike: rank agreement 1 wherever it is defined
+    rungs = report.section("rungs")
+    assert not rungs.empty
+    assert [r["fidelity"] for r in rungs.data["rungs"]] == [1.0, 3.0, 9.0][
+        : len(rungs.data["rungs"])
+    ]
+    to_rung_1 = [t for t in promoted if t.rung == 1]
+    assert rungs.data["rungs"][0]["went_on"] == len(to_rung_1)
+    first = next(p for p in rungs.data["pairs"] if (p["low"], p["high"]) == (0, 1))
+    assert first["n"] == len(to_rung_1) >= 3 and first["rho"] == pytest.approx(1.0)
+    assert len([q for q in rungs.data["points"] if q["low"] == 0]) == len(to_rung_1)
+    best_top = min(
+        (t for t in asha.trials if t.rung == rungs.data["rungs"][-1]["rung"]),
+        key=lambda t: t.value or 0.0,
+    )
+    assert rungs.data["winners"][0]["trial"] == best_top.number
+    assert rungs.data["winners"][0]["ranks"][0] == {"rung": 0, "rank": 1, "of": 20 - len(promoted)}
 
     median = Study.create(
         "median",
@@ -247,3 +265,38 @@ def test_scheduled_studies_show_rungs_promotions_and_stops() -> None:
     stopped = [t.number for t in median.trials if t.stopped is not None]
     assert stopped and [s["trial"] for s in stops.data["stops"]] == stopped
     assert all("median" in s["reason"] for s in stops.data["stops"])
+    no_rungs = build_report(study_data(median.storage.read("median"), "median")).section("rungs")
+    assert no_rungs.empty and "one rung" in no_rungs.note  # median stopping: one rung
+    memory = Study.create("plain", space, storage="memory", seed=0)
+    memory.optimize(lambda t: float(t.config["x"]), n_trials=3)
+    plain = build_report(study_data(memory.storage.read("plain"), "plain")).section("rungs")
+    assert plain.empty and "no multi-fidelity scheduler" in plain.note
+
+
+def test_rungs_section_shows_a_cheap_rung_that_ranks_against_the_next() -> None:
+    from hypertrail import Float, Space, Study
+    from hypertrail.trial import Trial
+
+    def crossing(trial: Trial) -> float:
+        # after 1 epoch the small x look best, after 3 the large ones: curves cross
+        x = float(trial.config["x"])
+        return x if (trial.fidelity or 1) < 3 else 1.0 - x
+
+    study = Study.create(
+        "cross",
+        Space({"x": Float(0.0, 1.0)}),
+        storage="memory",
+        seed=4,
+        metrics="loss",
+        optimizer={"name": "asha", "fidelity": {"name": "epochs", "min": 1, "max": 9}},
+    )
+    study.optimize(crossing, n_trials=30)
+    data = build_report(study_data(study.storage.read("cross"), "cross")).section("rungs").data
+    first = next(p for p in data["pairs"] if (p["low"], p["high"]) == (0, 1))
+    assert first["n"] >= 3 and first["rho"] == pytest.approx(-1.0)
+    winner = data["winners"][0]
+    # the best at the top was among the worst of the configurations that went on
+    at_0 = next(r for r in winner["ranks"] if r["rung"] == 0)
+    assert at_0["rank"] == max(
+        r["rank"] for w in data["winners"] for r in w["ranks"] if r["rung"] == 0
+    )

@@ -51,6 +51,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("choices", "Discrete choices and continuous parameters"),
     ("pareto", "Pareto front"),
     ("lineage", "Lineage"),
+    ("rungs", "Rungs"),
     ("budget", "Budget allocation"),
     ("resources", "Resources per trial"),
     ("provenance", "Provenance"),
@@ -558,7 +559,14 @@ def build_report(
     """Every section's numbers. ``importance`` and ``sensitivity`` come from
     :mod:`hypertrail.analysis.importance` (see :func:`analyse`); ``replay`` from
     :func:`hypertrail.replay.verify` when the caller ran it."""
-    from hypertrail.reporting.records import audit, budget, lineage, provenance, resources
+    from hypertrail.reporting.records import (
+        audit,
+        budget,
+        lineage,
+        provenance,
+        resources,
+        rungs,
+    )
 
     builders: dict[str, Callable[[], Section]] = {
         "summary": lambda: _summary(data, importance),
@@ -569,6 +577,7 @@ def build_report(
         "choices": lambda: _choices(data, importance, max_points),
         "pareto": lambda: _pareto(data, max_points),
         "lineage": lambda: lineage(data),
+        "rungs": lambda: rungs(data, max_points),
         "budget": lambda: budget(data),
         "resources": lambda: resources(data, max_points),
         "provenance": lambda: provenance(data),

@@ -506,6 +506,73 @@ def _lineage(s: Section, page: _Page) -> str:
     return out
 
 
+def _rungs(s: Section, page: _Page) -> str:
+    d = s.data
+    out = _table(
+        ["rung", "fidelity", "trials", "complete", "went on", "best value"],
+        [
+            [
+                r["rung"],
+                _g(r["fidelity"]),
+                r["trials"],
+                r["complete"],
+                _g(r["went_on"]),
+                _g(r["best"]),
+            ]
+            for r in d["rungs"]
+        ],
+        numeric=frozenset({0, 1, 2, 3, 4, 5}),
+    )
+    if not d["pairs"]:
+        return out
+    adjacent = list(dict.fromkeys((p["low"], p["high"]) for p in d["points"]))
+    traces = []
+    for i, (low, high) in enumerate(adjacent):
+        shown = [p for p in d["points"] if (p["low"], p["high"]) == (low, high)]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [p["x"] for p in shown],
+                "y": [p["y"] for p in shown],
+                "text": [f"#{p['trial']}" for p in shown],
+                "name": f"rung {low} → {high}",
+                "marker": {"size": 6, "color": PALETTE[i % len(PALETTE)]},
+            }
+        )
+    if traces:
+        out += page.figure(
+            "rungs",
+            traces,
+            {
+                "xaxis": {"title": {"text": "value at the lower rung"}},
+                "yaxis": {"title": {"text": "value at the next rung"}},
+                "title": {"text": "one point per configuration that went on"},
+            },
+        )
+    out += "<h3>Rank agreement between rungs</h3>" + _table(
+        ["rungs", "configurations at both", "Spearman ρ"],
+        [
+            [f"{p['low']} → {p['high']}", p["n"], "–" if p["rho"] is None else f"{p['rho']:.2f}"]
+            for p in d["pairs"]
+        ],
+        numeric=frozenset({1, 2}),
+    )
+    if d["winners"]:
+        out += "<h3>Where the best at the top ranked below</h3>" + _table(
+            ["trial", "value", "rank at each lower rung"],
+            [
+                [
+                    f"#{w['trial']}",
+                    _g(w["value"]),
+                    ", ".join(f"rung {r['rung']}: {r['rank']} of {r['of']}" for r in w["ranks"]),
+                ]
+                for w in d["winners"]
+            ],
+        )
+    return out
+
+
 def _budget(s: Section, page: _Page) -> str:
     d = s.data
     traces = [
@@ -708,6 +775,7 @@ _RENDERERS: dict[str, Callable[[Section, _Page], str]] = {
     "choices": _choices,
     "pareto": _pareto,
     "lineage": _lineage,
+    "rungs": _rungs,
     "budget": _budget,
     "resources": _resources,
     "provenance": _provenance,

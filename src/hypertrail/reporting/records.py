@@ -1,5 +1,5 @@
 """Report sections read from the study's records rather than its values: lineage,
-budget allocation, resources per trial, provenance and the audit.
+rungs, budget allocation, resources per trial, provenance and the audit.
 
 Pure functions of a :class:`~hypertrail.reporting.data.StudyData`, like the rest of
 the report's numbers; :func:`hypertrail.reporting.data.build_report` calls them.
@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hypertrail.reporting.data import Section, StudyData, thin
+from hypertrail.schedulers.base import config_key
 from hypertrail.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from hypertrail.replay import ReplayReport
 
-__all__ = ["audit", "budget", "lineage", "provenance", "resources"]
+__all__ = ["audit", "budget", "lineage", "provenance", "resources", "rungs"]
 
 
 def _number(value: Any) -> float | None:
@@ -69,6 +70,117 @@ def lineage(data: StudyData, max_edges: int = 1000) -> Section:
         },
         note=note,
         empty=not nodes,
+    )
+
+
+WINNERS = 5  # best configurations at the top rung whose ranks below are shown
+
+
+def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Spearman's rank correlation, or ``None`` with fewer than 3 pairs or no spread."""
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(a, b).statistic)
+    return rho if math.isfinite(rho) else None
+
+
+def rungs(data: StudyData, max_points: int = 2000) -> Section:
+    """How each rung of a multi-fidelity scheduler ranks configurations against the
+    next rung and the top one: do the cheap results pick what the top would?
+
+    Per rung: its fidelity, trials, complete ones and how many went on. Per pair of
+    rungs: Spearman's rank correlation of the losses of the configurations complete at
+    both, and those pairs as points (adjacent rungs). For the best configurations at
+    the top rung: their rank among the complete trials of each lower rung, which says
+    how near the winners came to being cut.
+    """
+    scheduled = [t for t in data.trials if t.rung is not None]
+    empty_data: dict[str, Any] = {"rungs": [], "pairs": [], "points": [], "winners": []}
+    if not scheduled:
+        return Section(
+            "rungs",
+            "Rungs",
+            empty_data,
+            note="No trial ran at a rung: the study has no multi-fidelity scheduler.",
+            empty=True,
+        )
+    levels = sorted({t.rung for t in scheduled if t.rung is not None})
+    top = levels[-1]
+    # One result per (configuration, rung): the first complete trial's.
+    at: dict[int, dict[str, FrozenTrial]] = {r: {} for r in levels}
+    for t in scheduled:
+        if t.state is TrialState.COMPLETE and t.values and t.rung is not None:
+            at[t.rung].setdefault(config_key(t.config), t)
+    table = []
+    for r in levels:
+        asked = [t for t in scheduled if t.rung == r]
+        nxt = levels[levels.index(r) + 1] if r != top else None
+        went_on = sum(1 for k in at[r] if nxt is not None and k in at[nxt])
+        best = min(at[r].values(), key=lambda t: (data.loss(t), t.number), default=None)
+        table.append(
+            {
+                "rung": r,
+                "fidelity": _number(asked[0].fidelity),
+                "trials": len(asked),
+                "complete": len(at[r]),
+                "went_on": went_on if nxt is not None else None,
+                "best": best.value if best is not None else None,
+            }
+        )
+    pairs, points = [], []
+    for i, low in enumerate(levels[:-1]):
+        for high in dict.fromkeys((levels[i + 1], top)):
+            shared = [k for k in at[low] if k in at[high]]
+            rho = _spearman(
+                [data.loss(at[low][k]) for k in shared], [data.loss(at[high][k]) for k in shared]
+            )
+            pairs.append({"low": low, "high": high, "n": len(shared), "rho": rho})
+            if high == levels[i + 1]:
+                points += [
+                    {
+                        "low": low,
+                        "high": high,
+                        "x": at[low][k].value,
+                        "y": at[high][k].value,
+                        "trial": at[high][k].number,
+                    }
+                    for k in shared
+                ]
+    if len(points) > max_points:
+        points = points[-max_points:]
+    ranked = {
+        r: sorted(at[r], key=lambda k: (data.loss(at[r][k]), at[r][k].number)) for r in levels
+    }
+    winners = []
+    for key in ranked[top][:WINNERS]:
+        winners.append(
+            {
+                "trial": at[top][key].number,
+                "value": at[top][key].value,
+                "ranks": [
+                    {"rung": r, "rank": ranked[r].index(key) + 1, "of": len(ranked[r])}
+                    for r in levels[:-1]
+                    if key in at[r]
+                ],
+            }
+        )
+    note = (
+        "ρ is Spearman's rank correlation over the configurations complete at both rungs: "
+        "those that went on, the better share of the lower rung, so it understates how "
+        "well the lower rung ranks them all. A low ρ says the cheaper rung ranks the "
+        "promising configurations unlike the higher one; a larger minimum fidelity may "
+        "then serve the search better."
+    )
+    if len(levels) < 2:
+        note = "Every trial ran at one rung (median stopping, say): no rungs to compare."
+    return Section(
+        "rungs",
+        "Rungs",
+        {"rungs": table, "pairs": pairs, "points": points, "winners": winners},
+        note=note,
+        empty=len(levels) < 2,
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "New",
     "Promote",
     "Scheduled",
+    "config_key",
     "fidelity_cost",
     "is_promotion",
     "renumber_reason",
@@ -175,7 +176,9 @@ def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
     return total
 
 
-def _key(config: Mapping[str, Any]) -> str:
+def config_key(config: Mapping[str, Any]) -> str:
+    """A configuration as a string, equal for equal configurations (a promotion's and
+    its parent's)."""
     import json
 
     return json.dumps(dict(config), sort_keys=True, default=str)
@@ -395,10 +398,10 @@ class Scheduled:
         # One row per configuration ever proposed, in order (so a sequence such as
         # Sobol moves on): its value at the chosen rung when it has one, else shown
         # as pending, as a running trial of another worker would be.
-        at_rung = {_key(t.config): t for t in chosen}
+        at_rung = {config_key(t.config): t for t in chosen}
         rows = []
         for i, birth in enumerate(births):
-            found = at_rung.get(_key(birth.config))
+            found = at_rung.get(config_key(birth.config))
             if found is not None:
                 rows.append(replace(found, number=i, parent=None))
             else:
