@@ -74,6 +74,7 @@ def lineage(data: StudyData, max_edges: int = 1000) -> Section:
 
 
 WINNERS = 5  # best configurations at the top rung whose ranks below are shown
+LOOSE_RHO, LOOSE_MIN_PAIRS = 0.5, 10  # adjacent rungs the note calls out as loosely alike
 
 
 def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -97,12 +98,11 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
     how near the winners came to being cut.
     """
     scheduled = [t for t in data.trials if t.rung is not None]
-    empty_data: dict[str, Any] = {"rungs": [], "pairs": [], "points": [], "winners": []}
     if not scheduled:
         return Section(
             "rungs",
             "Rungs",
-            empty_data,
+            {"rungs": [], "pairs": [], "points": [], "winners": []},
             note="No trial ran at a rung: the study has no multi-fidelity scheduler.",
             empty=True,
         )
@@ -129,7 +129,7 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
                 "best": best.value if best is not None else None,
             }
         )
-    pairs, points = [], []
+    pairs, points, loose = [], [], []
     for i, low in enumerate(levels[:-1]):
         for high in dict.fromkeys((levels[i + 1], top)):
             shared = [k for k in at[low] if k in at[high]]
@@ -137,7 +137,10 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
                 [data.loss(at[low][k]) for k in shared], [data.loss(at[high][k]) for k in shared]
             )
             pairs.append({"low": low, "high": high, "n": len(shared), "rho": rho})
-            if high == levels[i + 1]:
+            adjacent = high == levels[i + 1]
+            if adjacent and rho is not None and rho < LOOSE_RHO and len(shared) >= LOOSE_MIN_PAIRS:
+                loose.append(f"{low} → {high} (ρ {rho:.2f})")
+            if adjacent:
                 points += [
                     {
                         "low": low,
@@ -173,6 +176,8 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
         "promising configurations unlike the higher one; a larger minimum fidelity may "
         "then serve the search better."
     )
+    if loose:
+        note = f"Loose agreement between rungs {', '.join(loose)}. " + note
     if len(levels) < 2:
         note = "Every trial ran at one rung (median stopping, say): no rungs to compare."
     return Section(
