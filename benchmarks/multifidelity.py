@@ -15,6 +15,9 @@ Usage, from the repository root::
     python benchmarks/multifidelity.py --problems mf_branin,mf_hartmann6 --seeds 20-39 \
         --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
         --utilization-trials 0 --section multifidelity-heldout  # seeds no variant was tried on
+    python benchmarks/multifidelity.py --problems mf_branin,mf_hartmann6 --seeds 0-39 \
+        --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
+        --utilization-trials 0 --section multifidelity-synthetic-40  # all 40 read together
     python benchmarks/multifidelity.py --problems mf_mlp_digits --seeds 10-29 \
         --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \
         --utilization-trials 0 --section multifidelity-mlp-heldout  # the same, ~25 min
