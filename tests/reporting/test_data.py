@@ -245,6 +245,9 @@ def test_scheduled_studies_show_rungs_promotions_and_stops() -> None:
     first = next(p for p in rungs.data["pairs"] if (p["low"], p["high"]) == (0, 1))
     assert first["n"] == len(to_rung_1) >= 3 and first["rho"] == pytest.approx(1.0)
     assert not rungs.note.startswith("Loose")
+    few = build_report(study_data(asha.storage.read("asha"), "asha"), max_points=3)
+    assert len(few.section("rungs").data["points"]) == 3
+    assert "3 of" in few.section("rungs").note
     assert len([q for q in rungs.data["points"] if q["low"] == 0]) == len(to_rung_1)
     best_top = min(
         (t for t in asha.trials if t.rung == rungs.data["rungs"][-1]["rung"]),

@@ -114,9 +114,9 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
         if t.state is TrialState.COMPLETE and t.values and t.rung is not None:
             at[t.rung].setdefault(config_key(t.config), t)
     table = []
-    for r in levels:
+    for i, r in enumerate(levels):
         asked = [t for t in scheduled if t.rung == r]
-        nxt = levels[levels.index(r) + 1] if r != top else None
+        nxt = levels[i + 1] if r != top else None
         went_on = sum(1 for k in at[r] if nxt is not None and k in at[nxt])
         best = min(at[r].values(), key=lambda t: (data.loss(t), t.number), default=None)
         table.append(
@@ -137,22 +137,23 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
                 [data.loss(at[low][k]) for k in shared], [data.loss(at[high][k]) for k in shared]
             )
             pairs.append({"low": low, "high": high, "n": len(shared), "rho": rho})
-            adjacent = high == levels[i + 1]
-            if adjacent and rho is not None and rho < LOOSE_RHO and len(shared) >= LOOSE_MIN_PAIRS:
+            if high != levels[i + 1]:
+                continue
+            if rho is not None and rho < LOOSE_RHO and len(shared) >= LOOSE_MIN_PAIRS:
                 loose.append(f"{low} → {high} (ρ {rho:.2f})")
-            if adjacent:
-                points += [
-                    {
-                        "low": low,
-                        "high": high,
-                        "x": at[low][k].value,
-                        "y": at[high][k].value,
-                        "trial": at[high][k].number,
-                    }
-                    for k in shared
-                ]
-    if len(points) > max_points:
-        points = points[-max_points:]
+            points += [
+                {
+                    "low": low,
+                    "high": high,
+                    "x": at[low][k].value,
+                    "y": at[high][k].value,
+                    "trial": at[high][k].number,
+                }
+                for k in shared
+            ]
+    drawn = len(points)
+    if drawn > max_points:  # an even spread over every pair of rungs
+        points = [points[int(j * drawn / max_points)] for j in range(max_points)]
     ranked = {
         r: sorted(at[r], key=lambda k: (data.loss(at[r][k]), at[r][k].number)) for r in levels
     }
@@ -178,6 +179,8 @@ def rungs(data: StudyData, max_points: int = 2000) -> Section:
     )
     if loose:
         note = f"Loose agreement between rungs {', '.join(loose)}. " + note
+    if drawn > max_points:
+        note += f" {max_points} of {drawn} points drawn (an even spread)."
     if len(levels) < 2:
         note = "Every trial ran at one rung (median stopping, say): no rungs to compare."
     return Section(
