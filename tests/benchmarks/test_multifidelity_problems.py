@@ -17,6 +17,7 @@ from hypertrail.benchmarks.multifidelity import (
     mf_branin,
     mf_hartmann6,
     mf_mlp_digits,
+    remeasure_digits,
 )
 
 SYNTHETIC = [mf_branin, mf_hartmann6]
@@ -156,3 +157,28 @@ def test_mlp_memo_continues_training_and_never_changes_a_value() -> None:
     assert fresh.epochs_trained == 9 + 5
     mlp.clear()
     assert mlp(config, 9) == at_9 and mlp.epochs_trained == 20
+
+
+def test_remeasure_trains_afresh_on_splits_and_draws_the_search_never_saw() -> None:
+    from hypertrail.benchmarks.multifidelity import _digits
+
+    assert mf_mlp_digits().remeasure is remeasure_digits
+    assert all(factory().remeasure is None for factory in SYNTHETIC)  # exact at the top
+    # Another split holds other validation examples, as many of them.
+    assert len(_digits(1)[1]) == len(_digits(0)[1])
+    assert not np.array_equal(_digits(1)[1], _digits(0)[1])
+    config = MLP_CONFIGS[0]
+    mlp = DigitsMLP()
+    searched = mlp(config, 27)
+    errors = remeasure_digits(config, seeds=(1, 2))
+    assert len(errors) == 2
+    size = len(_digits(0)[3])
+    for e in errors:
+        assert 0.0 <= e < 0.5
+        assert e * size == pytest.approx(round(e * size))  # a count of wrong digits
+    assert remeasure_digits(config, seeds=(1, 2)) == errors  # deterministic
+    # It leaves the search's own draw alone: the memo still answers the same value.
+    assert mlp(config, 27) == searched and DigitsMLP()(config, 27) == searched
+    for bad in [(), (0, 1)]:
+        with pytest.raises(ValueError, match="exclude the search's seed 0"):
+            remeasure_digits(config, seeds=bad)

@@ -81,3 +81,52 @@ def test_seed_counts_per_problem_family_and_an_explicit_list_for_all() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--mlp-seeds", "0"])
     assert parse_args(["--title", "More seeds"]).title == "More seeds"
+
+
+def test_winners_are_remeasured_where_the_problem_offers_it() -> None:
+    def job(method: str, seed: int, best: float, fresh: list[float] | None) -> dict[str, Any]:
+        record = {
+            "kind": "job",
+            "problem": "mf_mlp_digits",
+            "method": method,
+            "seed": seed,
+            "top": [[27.0, best + 0.01], [54.0, best]],
+            "budget": 270.0,
+            "trials": 2,
+            "cost": 54.0,
+            "seconds": 0.1,
+        }
+        if fresh is not None:
+            record["remeasured"] = fresh
+        return record
+
+    jobs = []
+    for seed in range(4):
+        # the full run's best looks better in the search, but is worse re-measured
+        jobs.append(job(mf.FULL, seed, 0.010, [0.020, 0.024]))
+        jobs.append(job("ht-asha-gp", seed, 0.015, [0.016, 0.018]))
+        jobs.append(job(mf.OPTUNA_HB, seed, 0.020, None if seed == 3 else [0.03]))
+    reference = {"mf_mlp_digits": {"median": 0.05, "best": 0.012}}
+    methods = ["ht-asha-gp", mf.OPTUNA_HB, mf.FULL]
+    summary = mf.summarize(jobs, reference, ["mf_mlp_digits"], methods)
+    entry = summary["problems"]["mf_mlp_digits"]
+    rows = entry["methods"]
+    assert rows["ht-asha-gp"]["remeasured"] == pytest.approx([0.017] * 4)
+    assert rows["ht-asha-gp"]["search_best"] == pytest.approx(0.015)
+    assert "remeasured" not in rows[mf.OPTUNA_HB]  # one of its runs has none
+    assert entry["bar2"] is False  # in the search, the full run's 0.010 is ahead
+    difference, (low, high) = entry["remeasured_difference"]
+    assert difference == pytest.approx(-0.005) and low == pytest.approx(-0.005)
+    assert high == pytest.approx(-0.005)
+    lines = mf._remeasured_lines(summary, 10, 100)
+    assert "### The winners re-measured: `mf_mlp_digits`" in lines
+    assert "| **`ht-asha-gp`** | 2.0 | 1.50 | 1.70 [1.70, 1.70] | 0.20 |" in lines
+    assert f"| `{mf.FULL}` | 2.0 | 1.00 | 2.20 [2.20, 2.20] | 1.20 |" in lines
+    assert not any(mf.OPTUNA_HB in line for line in lines if line.startswith("|"))
+    assert any("−0.500 [−0.500, −0.500] points of error" in line for line in lines)
+    # A problem exact at the top has nothing to re-measure: no section.
+    jobs = [{**j, "problem": "mf_branin"} for j in jobs]
+    for j in jobs:
+        j.pop("remeasured", None)
+    branin = mf.summarize(jobs, {"mf_branin": reference["mf_mlp_digits"]}, ["mf_branin"], methods)
+    assert mf._remeasured_lines(branin, 10, 100) == []

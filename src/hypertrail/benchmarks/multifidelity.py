@@ -43,7 +43,7 @@ import numbers
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
@@ -70,6 +70,7 @@ __all__ = [
     "mf_hartmann6",
     "mf_mlp_digits",
     "pseudo_normal",
+    "remeasure_digits",
     "sleeping_branin",
 ]
 
@@ -95,6 +96,9 @@ class MFProblem:
         fidelity_name: what a fidelity unit is.
         reference_size: random configurations whose loss at the top fidelity sets
             the reference of the normalized regret.
+        remeasure: ``config -> losses`` at the top fidelity with randomness the
+            search never saw, for a problem whose top value is one noisy draw
+            (``None`` where it is exact).
 
     Example:
         >>> p = mf_hartmann6()
@@ -112,6 +116,7 @@ class MFProblem:
     eta: float = 3.0
     fidelity_name: str = "epochs"
     reference_size: int = 200
+    remeasure: Callable[[Mapping[str, Any]], list[float]] | None = None
 
     def fidelity_spec(self) -> dict[str, Any]:
         """The ``fidelity`` mapping of a scheduler's optimizer spec."""
@@ -254,17 +259,18 @@ MLP_SEED = 0
 CHANCE_ERROR = 0.9  # ten balanced classes: the error of a network that diverged
 
 
-@lru_cache(maxsize=1)
-def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Standardized digits, split 75/25 (stratified, ``random_state=0``) as in
-    ``examples/mlp_digits``; computed once per process."""
+@lru_cache(maxsize=8)
+def _digits(split: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Standardized digits, split 75/25 (stratified, ``random_state=split``); split 0
+    is the one ``examples/mlp_digits`` and the search use. Computed once per process
+    and split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     x, y = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=0.25, random_state=0, stratify=y
+        x, y, test_size=0.25, random_state=split, stratify=y
     )
     scaler = StandardScaler().fit(x_train)
     return scaler.transform(x_train), scaler.transform(x_val), y_train, y_val
@@ -347,22 +353,9 @@ class DigitsMLP:
         self._bytes = 0
 
     def _train(self, model: Any, done: int, epochs: int) -> _Snapshot:
-        x_train, x_val, y_train, y_val = _digits()
-        classes = np.arange(10)
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                for epoch in range(done + 1, epochs + 1):
-                    order = np.random.default_rng([MLP_SEED, epoch]).permutation(len(y_train))
-                    model.partial_fit(x_train[order], y_train[order], classes=classes)
-                    self.epochs_trained += 1
-                finite = all(np.isfinite(w).all() for w in model.coefs_)
-                error = 1.0 - float(model.score(x_val, y_val)) if finite else CHANCE_ERROR
-        except (ValueError, FloatingPointError):
-            # scikit-learn refuses to go on once the weights are no longer finite.
-            return _Snapshot(model, CHANCE_ERROR, True, 0)
-        nbytes = 3 * sum(w.nbytes for w in (*model.coefs_, *model.intercepts_))
-        return _Snapshot(model, error, not finite, nbytes)
+        snapshot = _train_digits(model, done, epochs, MLP_SEED)
+        self.epochs_trained += epochs - done
+        return snapshot
 
     def _store(self, key: tuple[str, int], snapshot: _Snapshot) -> None:
         self._memo[key] = snapshot
@@ -372,11 +365,60 @@ class DigitsMLP:
             self._bytes -= old.nbytes
 
 
+def _train_digits(model: Any, done: int, epochs: int, seed: int) -> _Snapshot:
+    """Train ``model`` from epoch ``done`` to ``epochs`` on split ``seed`` of the
+    digits, epoch *k* in the order drawn from ``(seed, k)``; its validation error."""
+    x_train, x_val, y_train, y_val = _digits(seed)
+    classes = np.arange(10)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            for epoch in range(done + 1, epochs + 1):
+                order = np.random.default_rng([seed, epoch]).permutation(len(y_train))
+                model.partial_fit(x_train[order], y_train[order], classes=classes)
+            finite = all(np.isfinite(w).all() for w in model.coefs_)
+            error = 1.0 - float(model.score(x_val, y_val)) if finite else CHANCE_ERROR
+    except (ValueError, FloatingPointError):
+        # scikit-learn refuses to go on once the weights are no longer finite.
+        return _Snapshot(model, CHANCE_ERROR, True, 0)
+    nbytes = 3 * sum(w.nbytes for w in (*model.coefs_, *model.intercepts_))
+    return _Snapshot(model, error, not finite, nbytes)
+
+
+REMEASURE_SEEDS = (1, 2, 3, 4, 5)
+
+
+def remeasure_digits(
+    config: Mapping[str, Any], seeds: Sequence[int] = REMEASURE_SEEDS
+) -> list[float]:
+    """The validation error of ``config`` trained for 27 epochs from scratch on other
+    splits, initializations and epoch orders: one per seed *s*, each with the split
+    ``random_state=s``, the network's ``random_state=s`` and epoch orders from
+    ``(s, k)``. The search only ever sees seed 0 (:class:`DigitsMLP`), so its best
+    value is partly the luck of that one draw; these are draws it never saw.
+
+    Example:
+        >>> config = {"n_layers": 1, "layers.0.width": 32, "activation": "relu",
+        ...     "learning_rate_init": 0.01, "alpha": 1e-4, "batch_size": 64}
+        >>> errors = remeasure_digits(config, seeds=(1, 2))  # doctest: +SKIP
+        >>> len(errors), all(0.0 <= e < 0.1 for e in errors)  # doctest: +SKIP
+        (2, True)
+    """
+    if not seeds or any(int(s) == MLP_SEED for s in seeds):
+        raise ValueError(
+            f"remeasure_digits: seeds must be non-empty and exclude the search's seed "
+            f"{MLP_SEED}, got {list(seeds)!r}"
+        )
+    return [
+        _train_digits(_new_model(config, int(s)), 0, MLP_MAX_EPOCHS, int(s)).error for s in seeds
+    ]
+
+
 def hidden_layers(config: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(int(config[f"layers.{i}.width"]) for i in range(int(config["n_layers"])))
 
 
-def _new_model(config: Mapping[str, Any]) -> Any:
+def _new_model(config: Mapping[str, Any], seed: int = MLP_SEED) -> Any:
     from sklearn.neural_network import MLPClassifier
 
     return MLPClassifier(
@@ -386,8 +428,8 @@ def _new_model(config: Mapping[str, Any]) -> Any:
         learning_rate_init=float(config["learning_rate_init"]),
         alpha=float(config["alpha"]),
         batch_size=int(config["batch_size"]),
-        shuffle=False,  # the order of each epoch is drawn in DigitsMLP._train
-        random_state=MLP_SEED,
+        shuffle=False,  # the order of each epoch is drawn in _train_digits
+        random_state=seed,
     )
 
 
@@ -417,6 +459,7 @@ def mf_mlp_digits() -> MFProblem:
         note="empirical: the lowest error at 27 epochs seen in the benchmark run "
         "(any method, any seed, or the reference sample)",
         reference_size=50,
+        remeasure=remeasure_digits,
     )
 
 
