@@ -313,7 +313,9 @@ def _run_optuna(problem: MFProblem, pruner_kind: str, seed: int, budget: float) 
     }
 
 
-def _run_full(problem: MFProblem, name: str, seed: int, evaluations: int) -> dict[str, Any]:
+def _run_full(
+    problem: MFProblem, name: str, seed: int, evaluations: int, budget_evals: int
+) -> dict[str, Any]:
     from hypertrail import Study
 
     study = Study.create(
@@ -327,15 +329,18 @@ def _run_full(problem: MFProblem, name: str, seed: int, evaluations: int) -> dic
     top: list[list[float]] = []
     eval_seconds = 0.0
     best: tuple[float, dict[str, Any] | None] = (math.inf, None)
+    at_budget = best
 
     def objective(trial: Any) -> float:
-        nonlocal eval_seconds, best
+        nonlocal eval_seconds, best, at_budget
         start = time.perf_counter()
         value = float(problem.evaluate(trial.config, problem.max_fidelity))
         eval_seconds += time.perf_counter() - start
         top.append([(len(top) + 1) * problem.max_fidelity, value])
         if value < best[0]:
             best = (value, dict(trial.config))
+        if len(top) <= budget_evals:
+            at_budget = best
         return value
 
     with study:
@@ -346,6 +351,7 @@ def _run_full(problem: MFProblem, name: str, seed: int, evaluations: int) -> dic
         "trials": len(top),
         "eval_seconds": eval_seconds,
         "best_config": best[1],
+        "best_config_at_budget": at_budget[1],
     }
 
 
@@ -370,7 +376,7 @@ def run_job(
         elif kind == "optuna":
             record.update(_run_optuna(problem, spec, seed, budget))
         else:
-            record.update(_run_full(problem, spec, seed, full_evals))
+            record.update(_run_full(problem, spec, seed, full_evals, budget_evals))
     except Exception as exc:  # one broken run must not end the benchmark
         record.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["seconds"] = time.perf_counter() - start
@@ -381,6 +387,8 @@ def run_job(
         start = time.perf_counter()
         try:
             record["remeasured"] = problem.remeasure(record["best_config"])
+            if record.get("best_config_at_budget") is not None:
+                record["remeasured_at_budget"] = problem.remeasure(record["best_config_at_budget"])
         except Exception as exc:  # the run itself stands; say why this part is missing
             record["remeasure_error"] = f"{type(exc).__name__}: {exc}"
         record["remeasure_seconds"] = time.perf_counter() - start
@@ -619,6 +627,17 @@ def summarize(
                 table[m]["search_best"] = statistics.fmean(
                     math.inf if v is None else v for v in own
                 )
+            if m == FULL and all(j.get("remeasured_at_budget") for j in runs):
+                fresh = [statistics.fmean(j["remeasured_at_budget"]) for j in runs]
+                own = [best_within(j, budget) for j in runs]
+                table[m]["at_budget"] = {
+                    "remeasured": fresh,
+                    "remeasured_ci": bootstrap_ci(fresh),
+                    "search_best": statistics.fmean(math.inf if v is None else v for v in own),
+                    "top_evals": statistics.fmean(
+                        len([c for c, _ in j["top"] if c <= budget + 1e-9]) for j in runs
+                    ),
+                }
         entry: dict[str, Any] = {"optimum": opt, "reference": ref, "methods": table}
         ours = [m for m in OURS_MF if m in table]
         if ours:
@@ -844,6 +863,14 @@ def _percent(mean: float, ci: Sequence[float] | None = None) -> str:
     return text if ci is None else f"{text} [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]"
 
 
+def _remeasured_row(name: str, row: Mapping[str, Any]) -> str:
+    fresh = statistics.fmean(row["remeasured"])
+    return (
+        f"| {name} | {row['top_evals']:.1f} | {_percent(row['search_best'])} | "
+        f"{_percent(fresh, row['remeasured_ci'])} | {_percent(fresh - row['search_best'])} |"
+    )
+
+
 def _remeasured_lines(summary: Mapping[str, Any], budget_evals: int, full_evals: int) -> list[str]:
     """The best configuration of every run, trained again on data and draws the
     search never saw (problems whose top value is one noisy draw)."""
@@ -862,7 +889,8 @@ def _remeasured_lines(summary: Mapping[str, Any], budget_evals: int, full_evals:
             "error a run found is the lowest of the draws it made at 27 epochs, so it "
             "rewards luck, and more so the more configurations a run trains to 27 "
             "epochs. Here each run's best configuration (ours and Optuna's at B, "
-            f"`{FULL}`'s after {full_evals} evaluations) is trained again from scratch, "
+            f"`{FULL}`'s after {budget_evals} and after {full_evals} evaluations) is "
+            "trained again from scratch, "
             f"{seeds} times, on stratified splits, initializations and epoch orders "
             f"{', '.join(map(str, REMEASURE_SEEDS))} that no search saw; its score is "
             "the mean validation error of those. Errors in %, means over seeds, 95 % "
@@ -873,12 +901,13 @@ def _remeasured_lines(summary: Mapping[str, Any], budget_evals: int, full_evals:
         ]
         for m, row in rows.items():
             name = f"**`{m}`**" if m == entry.get("ours") else f"`{m}`"
-            fresh = statistics.fmean(row["remeasured"])
-            lines.append(
-                f"| {name} | {row['top_evals']:.1f} | {_percent(row['search_best'])} | "
-                f"{_percent(fresh, row['remeasured_ci'])} | "
-                f"{_percent(fresh - row['search_best'])} |"
-            )
+            if m == FULL:
+                name += f" at {full_evals} evaluations"
+                if "at_budget" in row:
+                    lines.append(
+                        _remeasured_row(f"`{m}` at {budget_evals} evaluations", row["at_budget"])
+                    )
+            lines.append(_remeasured_row(name, row))
         difference = entry.get("remeasured_difference")
         if difference is not None:
             mean, (low, high) = difference
@@ -887,6 +916,19 @@ def _remeasured_lines(summary: Mapping[str, Any], budget_evals: int, full_evals:
                 f"Ours (`{entry['ours']}`) at B minus `{FULL}` at {full_evals} evaluations, "
                 f"re-measured: {_signed((100 * mean, (100 * low, 100 * high)))} points of "
                 "error (95 % interval, the two sets of runs resampled independently).",
+            ]
+        full = entry["methods"].get(FULL, {})
+        if "remeasured" in full and "at_budget" in full:
+            gain = [
+                a - b
+                for a, b in zip(full["remeasured"], full["at_budget"]["remeasured"], strict=True)
+            ]
+            low, high = bootstrap_ci(gain)
+            text = _signed((100 * statistics.fmean(gain), (100 * low, 100 * high)))
+            lines += [
+                "",
+                f"`{FULL}` at {full_evals} minus at {budget_evals} evaluations, re-measured "
+                f"(the same runs, paired): {text} points of error.",
             ]
     return lines
 

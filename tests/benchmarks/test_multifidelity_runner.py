@@ -103,7 +103,10 @@ def test_winners_are_remeasured_where_the_problem_offers_it() -> None:
     jobs = []
     for seed in range(4):
         # the full run's best looks better in the search, but is worse re-measured
-        jobs.append(job(mf.FULL, seed, 0.010, [0.020, 0.024]))
+        full = job(mf.FULL, seed, 0.010, [0.020, 0.024])
+        full["top"] = [[27.0 * k, 0.012 if k <= 10 else 0.010] for k in range(1, 101)]
+        full["remeasured_at_budget"] = [0.025, 0.023 - 0.002 * seed]  # 0.024 - 0.001 seed
+        jobs.append(full)
         jobs.append(job("ht-asha-gp", seed, 0.015, [0.016, 0.018]))
         jobs.append(job(mf.OPTUNA_HB, seed, 0.020, None if seed == 3 else [0.03]))
     reference = {"mf_mlp_digits": {"median": 0.05, "best": 0.012}}
@@ -121,7 +124,17 @@ def test_winners_are_remeasured_where_the_problem_offers_it() -> None:
     lines = mf._remeasured_lines(summary, 10, 100)
     assert "### The winners re-measured: `mf_mlp_digits`" in lines
     assert "| **`ht-asha-gp`** | 2.0 | 1.50 | 1.70 [1.70, 1.70] | 0.20 |" in lines
-    assert f"| `{mf.FULL}` | 2.0 | 1.00 | 2.20 [2.20, 2.20] | 1.20 |" in lines
+    full_rows = [line for line in lines if line.startswith(f"| `{mf.FULL}`")]
+    # B = 270 units = its first 10 evaluations; re-measured 2.4, 2.3, 2.2, 2.1 %
+    assert full_rows[0].startswith(f"| `{mf.FULL}` at 10 evaluations | 10.0 | 1.20 | 2.25 [")
+    assert full_rows[0].endswith("] | 1.05 |")
+    assert (
+        full_rows[1]
+        == f"| `{mf.FULL}` at 100 evaluations | 100.0 | 1.00 | 2.20 [2.20, 2.20] | 1.20 |"
+    )
+    assert len(full_rows) == 2
+    # paired per seed: 2.2 - (2.4, 2.3, 2.2, 2.1) points
+    assert any("at 100 minus at 10 evaluations" in line and "−0.050 [" in line for line in lines)
     assert not any(mf.OPTUNA_HB in line for line in lines if line.startswith("|"))
     assert any("−0.500 [−0.500, −0.500] points of error" in line for line in lines)
     # A problem exact at the top has nothing to re-measure: no section.
