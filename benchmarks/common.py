@@ -4,13 +4,24 @@ and writing one marked section of docs/benchmarks.md."""
 from __future__ import annotations
 
 import platform
+import shlex
 import subprocess
+import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 from hypertrail import Categorical, Float, Int, Ordinal, Space
 
-__all__ = ["MIXED_SPACE", "ROOT", "cpu_model", "git_revision", "package_version", "update_section"]
+__all__ = [
+    "MIXED_SPACE",
+    "ROOT",
+    "command_line",
+    "cpu_model",
+    "git_revision",
+    "package_version",
+    "update_section",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +48,13 @@ def package_version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def command_line(program: str, argv: Sequence[str] | None = None) -> str:
+    """The command a measurement was run with, as a doc's "Measured by" line quotes it:
+    ``program`` and its arguments (``sys.argv[1:]`` unless given), shell-quoted."""
+    given = sys.argv[1:] if argv is None else list(argv)
+    return " ".join([program, *map(shlex.quote, given)])
 
 
 def cpu_model() -> str:

@@ -34,7 +34,6 @@ import datetime as dt
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -48,7 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_model, git_revision, package_version, update_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    command_line,
+    cpu_model,
+    git_revision,
+    package_version,
+    update_section,
+)
 from benchmarks.multifidelity import FULL, THREAD_VARIABLES, run_job  # noqa: E402
 from benchmarks.suite.runners import worker_init  # noqa: E402
 
@@ -220,9 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, r in enumerate(records)
         ]
         anchors = [f.result() for f in around]
-    given = sys.argv[1:] if argv is None else list(argv)
     meta = {
-        "command": " ".join(["python benchmarks/mf_noise.py", *map(shlex.quote, given)]),
+        "command": command_line("python benchmarks/mf_noise.py", argv),
         "date": started.strftime("%Y-%m-%d"),
         "git": git_revision(),
         "cpu": cpu_model(),

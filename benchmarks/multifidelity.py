@@ -66,7 +66,6 @@ import json
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -82,7 +81,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_model, git_revision, package_version, update_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    command_line,
+    cpu_model,
+    git_revision,
+    package_version,
+    update_section,
+)
 from benchmarks.suite.runners import worker_init  # noqa: E402
 
 from hypertrail.analysis.statistics import (  # noqa: E402
@@ -1154,7 +1159,7 @@ def _meta(args: argparse.Namespace, started: dt.datetime) -> dict[str, Any]:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     return {
         "kind": "run",
-        "command": "python benchmarks/multifidelity.py " + shlex.join(sys.argv[1:]),
+        "command": command_line("python benchmarks/multifidelity.py"),
         "date": started.strftime("%Y-%m-%d"),
         "git": git_revision(),
         "cpu": cpu_model(),

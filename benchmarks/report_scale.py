@@ -38,7 +38,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_model, git_revision, package_version, update_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    command_line,
+    cpu_model,
+    git_revision,
+    package_version,
+    update_section,
+)
 
 from hypertrail import Study  # noqa: E402
 from hypertrail.benchmarks.synthetic import mixed_hartmann6  # noqa: E402
@@ -137,7 +143,7 @@ def optuna_side(url: str, out: Path) -> dict[str, float]:
     t1 = time.perf_counter()
     from optuna import visualization as vis
 
-    class Computed(BaseImportanceEvaluator):  # type: ignore[misc]
+    class Computed(BaseImportanceEvaluator):
         """Hands the plot the importances computed above (no second fit)."""
 
         def evaluate(self, study: Any, params: Any = None, *, target: Any = None) -> Any:
@@ -250,7 +256,8 @@ def render_section(runs: dict[str, list[dict[str, float]]], trials: int, made: f
     lines = [
         "## A report of a 10,000-trial study",
         "",
-        f"Measured by `python benchmarks/report_scale.py` on {dt.date.today().isoformat()}, "
+        f"Measured by `{command_line('python benchmarks/report_scale.py')}` on "
+        f"{dt.date.today().isoformat()}, "
         f"commit {git_revision()}, {cpu_model()}, Python {sys.version.split()[0]}, "
         f"Optuna {package_version('optuna')}, scikit-learn {package_version('scikit-learn')}"
         + (", Chromium (headless)" if has_draw else "")

@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -38,7 +37,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.common import ROOT, cpu_model, git_revision, package_version, update_section
+from benchmarks.common import (
+    ROOT,
+    command_line,
+    cpu_model,
+    git_revision,
+    package_version,
+    update_section,
+)
 from benchmarks.suite import report
 from benchmarks.suite.catalog import get_problem, select_problems
 from benchmarks.suite.hybrid import hybrid_section
@@ -231,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault(var, "1")
     args.results_dir.mkdir(parents=True, exist_ok=True)
     results_file = args.results_dir / f"quality-{started_at.strftime('%Y-%m-%d')}.jsonl"
-    command = "python -m benchmarks.suite.run " + shlex.join(sys.argv[1:])
+    command = command_line("python -m benchmarks.suite.run")
     header = {
         "kind": "run",
         "run_id": run_id,
@@ -420,7 +426,7 @@ def _report(
         overhead=overhead,
         meta=header,
     )
-    command = "python -m benchmarks.suite.run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line("python -m benchmarks.suite.run")
     sections = {x.strip() for x in args.doc_sections.split(",")}
     # The plots go beside the doc only when the doc's hybrid section is rewritten;
     # otherwise (--no-doc) beside the results, so a trial run leaves docs/ alone.
