@@ -101,6 +101,34 @@ def test_command_placeholders_are_checked(tmp_path: Path) -> None:
         load_plan(path)
 
 
+def test_fidelity_placeholders_need_a_fidelity(tmp_path: Path) -> None:
+    head = "name: s\nspace: {params: {lr: {type: float, low: 0.1, high: 1}}}\n"
+    tail = "metrics: {v: minimize}\nbudget: {trials: 1}\n"
+    command = (
+        "objective: {command: 'python train.py --epochs {fidelity} --state {checkpoint_dir}'}\n"
+    )
+    with pytest.raises(PlanError) as caught:
+        load_plan(write(tmp_path / "p.yaml", head + command + tail))
+    text = str(caught.value)
+    assert "placeholder {fidelity} needs a fidelity in the plan" in text
+    assert "placeholder {checkpoint_dir} needs a fidelity in the plan" in text
+    fidelity = "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n"
+    plan = load_plan(write(tmp_path / "q.yaml", head + command + tail + fidelity))
+    assert plan.objective.command is not None and "{fidelity}" in plan.objective.command
+
+
+def test_a_fidelity_may_not_share_a_parameter_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "p.yaml",
+        "name: s\n"
+        "space: {params: {lr: {type: float, low: 0.1, high: 1}, epochs: {type: fixed, value: 40}}}\n"
+        "objective: m:f\nmetrics: {v: minimize}\nbudget: {trials: 1}\n"
+        "fidelity: {name: epochs, min: 1, max: 27, eta: 3}\n",
+    )
+    with pytest.raises(PlanError, match=r"p\.yaml:6: fidelity\.name: 'epochs' is also a parameter"):
+        load_plan(path)
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [(90, 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0), ("2 min", 120.0)],

@@ -266,7 +266,13 @@ class _Builder:
             if "budget" in data
             else Budget()
         )
-        objective = self._objective(data.get("objective"), space) if "objective" in data else None
+        fidelity = data.get("fidelity")
+        objective = (
+            self._objective(data.get("objective"), space, fidelity is not None)
+            if "objective" in data
+            else None
+        )
+        self._fidelity_name(fidelity, space)
         optimizer = self._optimizer(
             self._scheduled(
                 data.get("optimizer", "gp"), data.get("fidelity"), data.get("scheduler")
@@ -424,7 +430,9 @@ class _Builder:
             self.issue("budget", "give 'trials', 'fidelity' and/or 'wall_time'")
         return Budget(trials, wall, float(units) if units is not None else None)
 
-    def _objective(self, value: Any, space: Space | None) -> ObjectiveSpec | None:
+    def _objective(
+        self, value: Any, space: Space | None, has_fidelity: bool = False
+    ) -> ObjectiveSpec | None:
         if isinstance(value, str):
             module, sep, attr = value.partition(":")
             if not sep or not module or not attr:
@@ -444,7 +452,7 @@ class _Builder:
             if not isinstance(command, str) or not command.strip():
                 self.issue("objective.command", "must be a non-empty command line")
                 return None
-            self._check_command(command, space)
+            self._check_command(command, space, has_fidelity)
             env = value.get("env", {}) or {}
             if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
                 self.issue("objective.env", "must map names to strings")
@@ -456,8 +464,12 @@ class _Builder:
         self.issue("objective", "must be 'module:function' or {command: ...}")
         return None
 
-    def _check_command(self, command: str, space: Space | None) -> None:
-        from hypertrail.execution.command import PLACEHOLDER, SPECIAL_PLACEHOLDERS
+    def _check_command(self, command: str, space: Space | None, has_fidelity: bool) -> None:
+        from hypertrail.execution.command import (
+            FIDELITY_PLACEHOLDERS,
+            PLACEHOLDER,
+            SPECIAL_PLACEHOLDERS,
+        )
 
         try:
             args = shlex.split(command)
@@ -468,14 +480,37 @@ class _Builder:
             return
         if shutil.which(args[0]) is None and not (self.directory / args[0]).exists():
             self.issue("objective.command", f"program {args[0]!r} not found on PATH")
+        for name in PLACEHOLDER.findall(command):
+            if name in FIDELITY_PLACEHOLDERS and not has_fidelity:
+                self.issue(
+                    "objective.command",
+                    f"placeholder {{{name}}} needs a fidelity in the plan "
+                    "(fidelity: {name, min, max, eta})",
+                )
         if space is None:
             return
+        known = SPECIAL_PLACEHOLDERS | FIDELITY_PLACEHOLDERS
         for name in PLACEHOLDER.findall(command):
-            if name not in space and name not in SPECIAL_PLACEHOLDERS:
+            if name not in space and name not in known:
                 self.issue(
                     "objective.command",
                     f"placeholder {{{name}}} names no parameter" + _suggest(name, space.names),
                 )
+
+    def _fidelity_name(self, fidelity: Any, space: Space | None) -> None:
+        """A fidelity may not share its name with a parameter: the scheduler sets the
+        one, the optimizer the other, and an objective reading ``config[name]``
+        would train for the wrong amount without a word."""
+        if not isinstance(fidelity, Mapping) or space is None:
+            return
+        name = fidelity.get("name")
+        if isinstance(name, str) and name in space:
+            self.issue(
+                "fidelity.name",
+                f"{name!r} is also a parameter of the space; the scheduler sets the "
+                f"fidelity per trial (trial.fidelity), so remove the parameter or "
+                f"rename one of them",
+            )
 
     def _scheduled(self, optimizer: Any, fidelity: Any, scheduler: Any) -> Any:
         """The optimizer spec, wrapped in the plan's scheduler when it declares a

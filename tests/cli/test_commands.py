@@ -186,6 +186,47 @@ def test_command_objective_plan(tmp_path: Path) -> None:
     assert "3 complete" in out
 
 
+def test_command_objective_under_asha_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """A command line learns its fidelity and checkpoint folder from placeholders;
+    a promoted configuration finds the state its lower rung saved there."""
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, pathlib, sys
+            lr, epochs, folder = float(sys.argv[1]), int(sys.argv[2]), pathlib.Path(sys.argv[3])
+            state = folder / "epochs.txt"
+            start = int(state.read_text()) if state.exists() else 0
+            state.write_text(str(epochs))
+            print(json.dumps({"loss": (lr - 0.01) ** 2 + 1.0 / epochs, "resumed_from": start}))
+            """
+        )
+    )
+    plan = write_plan(
+        tmp_path, trials=20, extra="fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n"
+    )
+    text = plan.read_text().replace(
+        f"objective: {module_name(tmp_path)}:evaluate",
+        f'objective: {{command: "{sys.executable} {script} {{lr}} {{fidelity}} {{checkpoint_dir}}"}}',
+    )
+    plan.write_text(text)
+    code, out, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    code, out, _ = invoke("trials", str(plan), "--format", "json")
+    trials = {t["number"]: t for t in json.loads(out)}
+    promoted = [t for t in trials.values() if t.get("parent") is not None]
+    assert promoted, "ASHA promoted nothing in 20 trials"
+    for t in promoted:
+        parent = trials[t["parent"]]
+        assert t["config"] == parent["config"]
+        below, above = parent["tags"]["fidelity"]["value"], t["tags"]["fidelity"]["value"]
+        assert t["extras"]["resumed_from"] == below < above
+    fresh = [t for t in trials.values() if t.get("parent") is None]
+    assert all(t["extras"]["resumed_from"] == 0 for t in fresh)
+
+
 def test_example_plan_runs(tmp_path: Path) -> None:
     source = Path(__file__).resolve().parents[2] / "examples" / "mlp_digits"
     folder = tmp_path / "mlp_digits"

@@ -85,6 +85,28 @@ def test_command_objective_reads_the_last_json_line(tmp_path: Path) -> None:
     assert result == {"loss": 0.5, "trial": "3"}
 
 
+def test_command_objective_gets_the_fidelity_and_checkpoint_folder(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "print(json.dumps({'loss': 1.0, 'args': sys.argv[1:],\n"
+        "    'env': [os.environ.get('HYPERTRAIL_FIDELITY'),\n"
+        "            os.environ.get('HYPERTRAIL_CHECKPOINT_DIR')]}))\n"
+    )
+    objective = CommandObjective(
+        f"{sys.executable} {script} --epochs {{fidelity}} {{checkpoint_dir}}"
+    )
+    folder = tmp_path / "ckpt" / "7"
+    task = {"study": "s", "number": 3, "config": {}, "seed": 1, "checkpoint_dir": str(folder)}
+    at_9 = objective(Trial.from_task({**task, "fidelity": 9.0, "rung": 1}))
+    assert at_9["args"] == ["--epochs", "9", str(folder)]
+    assert at_9["env"] == ["9", str(folder)] and folder.is_dir()
+    fraction = objective(Trial.from_task({**task, "fidelity": 0.25, "rung": 0}))
+    assert fraction["args"][1] == "0.25" and fraction["env"][0] == "0.25"
+    plain = CommandObjective(f"{sys.executable} {script} {{trial_number}}")(_trial({}))
+    assert plain["args"] == ["3"] and plain["env"] == [None, None]
+
+
 def test_command_values_cannot_inject_shell(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     objective = CommandObjective(

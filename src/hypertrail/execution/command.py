@@ -19,16 +19,26 @@ from typing import Any
 from hypertrail.errors import ObjectiveError
 from hypertrail.trial import Trial
 
-__all__ = ["PLACEHOLDER", "SPECIAL_PLACEHOLDERS", "CommandObjective"]
+__all__ = ["FIDELITY_PLACEHOLDERS", "PLACEHOLDER", "SPECIAL_PLACEHOLDERS", "CommandObjective"]
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 SPECIAL_PLACEHOLDERS = frozenset({"trial_number", "seed", "config_json", "study"})
+FIDELITY_PLACEHOLDERS = frozenset({"fidelity", "checkpoint_dir"})
+"""Placeholders that only mean something under a plan's ``fidelity`` (a scheduler)."""
 
 
 def _format(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     return str(value)
+
+
+def _fidelity(value: float | None) -> str:
+    """A fidelity as a command line takes it: ``27`` for 27 epochs, ``0.25`` for a
+    quarter of the data; empty without a scheduler."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,12 @@ class CommandObjective:
     ``{config_json}``, ``{study}``. The configuration is also passed in the
     environment as ``HYPERTRAIL_CONFIG`` (JSON), with ``HYPERTRAIL_TRIAL`` and
     ``HYPERTRAIL_SEED``.
+
+    Under a plan's ``fidelity``, ``{fidelity}`` is how far to train (``27``) and
+    ``{checkpoint_dir}`` the configuration's folder, shared by its promotions, where
+    the command saves its state so that a promoted trial resumes from it (also in
+    ``HYPERTRAIL_FIDELITY`` and ``HYPERTRAIL_CHECKPOINT_DIR``). A command cannot
+    report intermediate values, so it runs each trial to its fidelity.
 
     Example:
         >>> obj = CommandObjective("python -c 'print(1)'")
@@ -58,12 +74,15 @@ class CommandObjective:
             "seed": str(trial.seed),
             "config_json": json.dumps(dict(trial.config), sort_keys=True),
             "study": trial.study,
+            "fidelity": _fidelity(trial.fidelity),
         }
 
         def fill(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in values:
                 return values[name]
+            if name == "checkpoint_dir":
+                return str(trial.checkpoint_dir)
             return _format(trial.config[name]) if name in trial.config else ""
 
         return [PLACEHOLDER.sub(fill, arg) for arg in shlex.split(self.command)]
@@ -77,6 +96,9 @@ class CommandObjective:
             "HYPERTRAIL_TRIAL": str(trial.number),
             "HYPERTRAIL_SEED": str(trial.seed),
         }
+        if trial.fidelity is not None:
+            env["HYPERTRAIL_FIDELITY"] = _fidelity(trial.fidelity)
+            env["HYPERTRAIL_CHECKPOINT_DIR"] = str(trial.checkpoint_dir)
         try:
             proc = subprocess.run(
                 args,
