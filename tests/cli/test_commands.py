@@ -227,10 +227,79 @@ def test_command_objective_under_asha_resumes_from_its_checkpoint(tmp_path: Path
     assert all(t["extras"]["resumed_from"] == 0 for t in fresh)
 
 
-def test_example_plan_runs(tmp_path: Path) -> None:
+def _example(tmp_path: Path) -> Path:
     source = Path(__file__).resolve().parents[2] / "examples" / "mlp_digits"
     folder = tmp_path / "mlp_digits"
-    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.db*", "__pycache__"))
+    shutil.copytree(
+        source,
+        folder,
+        ignore=shutil.ignore_patterns("*.db*", "__pycache__", "*-checkpoints", "*.html"),
+    )
+    return folder
+
+
+def test_multi_fidelity_example_resumes_promotions_from_checkpoints(tmp_path: Path) -> None:
+    folder = _example(tmp_path)
+    code, out, err = invoke(
+        "run", str(folder / "plan-asha.yaml"), "--no-progress", "--trials", "15", "--workers", "1"
+    )
+    assert code == 0, err
+    assert "15 trials (15 complete" in out
+    code, out, _ = invoke("trials", str(folder / "plan-asha.yaml"), "--format", "json")
+    trials = json.loads(out)
+    promoted = [t for t in trials if t["parent"] is not None]
+    assert promoted, "ASHA promoted nothing in 15 trials"
+    for t in promoted:
+        parent = trials[t["parent"]]
+        assert t["extras"]["resumed_from"] == parent["tags"]["fidelity"]["value"]
+        assert t["extras"]["epochs"] == t["tags"]["fidelity"]["value"]
+    saved = list((folder / "mlp-digits-asha-checkpoints").rglob("*.skops"))
+    assert saved and all(p.name.startswith("epoch-") for p in saved)
+
+
+def test_multi_fidelity_example_resumed_equals_trained_straight(tmp_path: Path) -> None:
+    """3 epochs, a checkpoint, 6 more: the same network as 9 epochs in one go."""
+    import importlib.util
+
+    from hypertrail import Trial
+
+    folder = _example(tmp_path)
+    spec = importlib.util.spec_from_file_location("mlp_digits_objective", folder / "objective.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = {
+        "n_layers": 1,
+        "layers.0.width": 32,
+        "activation": "relu",
+        "solver": "adam",
+        "learning_rate_init": 0.01,
+        "alpha": 1e-4,
+        "batch_size": 64,
+    }
+
+    def trial(number: int, epochs: int, checkpoints: Path) -> Trial:
+        task = {"study": "s", "number": number, "config": config, "seed": 3}
+        return Trial.from_task(
+            {**task, "fidelity": float(epochs), "rung": 0, "checkpoint_dir": str(checkpoints)}
+        )
+
+    module.train_epochs(trial(0, 3, tmp_path / "a"))
+    resumed = module.train_epochs(trial(4, 9, tmp_path / "a"))
+    straight = module.train_epochs(trial(0, 9, tmp_path / "b"))
+    assert resumed["resumed_from"] == 3 and straight["resumed_from"] == 0
+    assert resumed["val_error"] == straight["val_error"]
+    assert resumed["train_error"] == straight["train_error"]
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["epoch-9.skops"]
+    import skops.io as sio
+
+    a, b = (sio.load(tmp_path / x / "epoch-9.skops", trusted=module.TRUSTED) for x in "ab")
+    weights = zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True)
+    assert all((u == v).all() for u, v in weights)
+
+
+def test_example_plan_runs(tmp_path: Path) -> None:
+    folder = _example(tmp_path)
     code, out, err = invoke(
         "run", str(folder / "plan.yaml"), "--no-progress", "--trials", "3", "--workers", "1"
     )
