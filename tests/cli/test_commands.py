@@ -168,19 +168,24 @@ def test_unknown_study_and_missing_storage(tmp_path: Path, monkeypatch: pytest.M
     assert code == 1 and "studies there: toy" in err
 
 
+def command_plan(folder: Path, command: str, trials: int, extra: str = "") -> Path:
+    """``write_plan``'s plan with ``command`` (its placeholders as written) as objective."""
+    plan = write_plan(folder, trials=trials, extra=extra)
+    text = plan.read_text().replace(
+        f"objective: {module_name(folder)}:evaluate", f'objective: {{command: "{command}"}}'
+    )
+    plan.write_text(text)
+    return plan
+
+
 def test_command_objective_plan(tmp_path: Path) -> None:
     import sys
 
-    plan = write_plan(
+    plan = command_plan(
         tmp_path,
+        f"{sys.executable} -c 'import json,sys; print(json.dumps({{\\\"loss\\\": float(sys.argv[1])}}))' {{lr}}",
         trials=3,
-        extra="",
     )
-    text = plan.read_text().replace(
-        f"objective: {module_name(tmp_path)}:evaluate",
-        f'objective: {{command: "{sys.executable} -c \'import json,sys; print(json.dumps({{\\"loss\\": float(sys.argv[1])}}))\' {{lr}}"}}',
-    )
-    plan.write_text(text)
     code, out, err = invoke("run", str(plan), "--no-progress")
     assert code == 0, err
     assert "3 complete" in out
@@ -204,14 +209,12 @@ def test_command_objective_under_asha_resumes_from_its_checkpoint(tmp_path: Path
             """
         )
     )
-    plan = write_plan(
-        tmp_path, trials=20, extra="fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n"
+    plan = command_plan(
+        tmp_path,
+        f"{sys.executable} {script} {{lr}} {{fidelity}} {{checkpoint_dir}}",
+        trials=20,
+        extra="fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n",
     )
-    text = plan.read_text().replace(
-        f"objective: {module_name(tmp_path)}:evaluate",
-        f'objective: {{command: "{sys.executable} {script} {{lr}} {{fidelity}} {{checkpoint_dir}}"}}',
-    )
-    plan.write_text(text)
     code, out, err = invoke("run", str(plan), "--no-progress")
     assert code == 0, err
     code, out, _ = invoke("trials", str(plan), "--format", "json")
