@@ -590,14 +590,18 @@ class _Builder:
         return value
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load and validate a plan file.
+def load_plan(path: str | Path, optimizer: str | Mapping[str, Any] | None = None) -> Plan:
+    """Load and validate a plan file; with ``optimizer``, the plan as if its
+    ``optimizer`` key said that (under the plan's fidelity and scheduler, as
+    ``hypertrail compare`` runs each optimizer it is given).
 
     Raises:
         PlanError: every problem found (in the plan and in its space file), each with
             file, line and key path.
     """
     doc = load_document(path, PlanError)
+    if optimizer is not None and isinstance(doc.data, Mapping):
+        doc.data = {**doc.data, "optimizer": optimizer}
     return _Builder(doc, Path(path).resolve().parent).build()
 
 

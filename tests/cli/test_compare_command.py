@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from hypertrail import Study
 from hypertrail.analysis.compare import Comparison, RunRecord, Target, compare
 from hypertrail.analysis.statistics import bootstrap_difference_ci, holm, paired_tests
 from hypertrail.cli.main import cli
@@ -110,13 +111,63 @@ def test_compare_refuses_bad_input_before_any_run(tmp_path: Path) -> None:
     seeds = CliRunner().invoke(cli, ["compare", str(plan), "--seeds", "x"])
     assert seeds.exit_code == 2
     plan.write_text(plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9}\n")
-    fidelity = CliRunner().invoke(cli, ["compare", str(plan), "--optimizers", "gp,random"])
-    assert fidelity.exit_code == 2
-    assert (
-        "fidelity" in fidelity.output and "does not take a plan with a fidelity" in fidelity.output
+    small = CliRunner().invoke(
+        cli, ["compare", str(plan), "--optimizers", "gp,random", "--budget", "5"]
     )
-    assert "plan.yaml" in fidelity.output
+    assert small.exit_code == 2
+    assert "budget" in small.output and "counts epochs here" in small.output
+    plan.write_text(plan.read_text() + "scheduler: median\n")
+    median = CliRunner().invoke(
+        cli, ["compare", str(plan), "--optimizers", "gp,grid", "--budget", "50"]
+    )
+    assert median.exit_code == 2 and "optimizers[1]" in median.output
     assert not (tmp_path / "quad-compare.db").exists()
+
+
+def test_compare_a_plan_with_a_fidelity_at_equal_units(tmp_path: Path) -> None:
+    """Each optimizer proposes under the plan's scheduler; the budget counts epochs,
+    and a run is scored on its trials at the top fidelity only."""
+    plan = _plan(tmp_path)
+    (tmp_path / "quad_objective.py").write_text(
+        textwrap.dedent(
+            """
+            def evaluate(trial):
+                c = trial.config
+                penalty = {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
+                # cheap rungs are biased: one epoch reads 0.3 too well
+                bias = 0.3 * (1 - trial.fidelity / 9)
+                return {"score": -((c["x"] - 0.3) ** 2) - penalty + bias}
+            """
+        )
+    )
+    plan.write_text(plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n")
+    args = ["compare", str(plan), "--optimizers", "gp,random", "--seeds", "2", "--budget", "60"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "60 epochs" in result.output
+    folder = tmp_path / "quad-compare"
+    data = json.loads((folder / "comparison.json").read_text())
+    assert data["unit"] == "epochs" and data["budget"] == 60
+    url = f"sqlite:///{tmp_path / 'quad-compare.db'}"
+    log = open_storage(url)
+    try:
+        for run in data["runs"]:
+            spent = run["spent"]
+            assert len(spent) == len(run["losses"]) and spent[-2] < 60 <= spent[-1]
+            assert verify(log, run["study"]).ok
+            with Study.load(run["study"], log) as study:
+                fidelities = [t.fidelity for t in study.trials]
+                assert "asha" in study.trials[0].reason
+            assert 9 in fidelities and 1 in fidelities
+            top = [loss for loss, f in zip(run["losses"], fidelities, strict=True) if f == 9]
+            low = [loss for loss, f in zip(run["losses"], fidelities, strict=True) if f != 9]
+            assert all(v is None for v in low) and any(v is not None for v in top)
+    finally:
+        log.close()
+    # the biased cheap rungs never score: the best value is a real 9-epoch one (<= 0)
+    assert all(row["final_max"] <= 0.0 for row in data["summary"])
+    assert "epochs spent" in (folder / "comparison.html").read_text()
+    assert "best at the top epochs" in (folder / "comparison.md").read_text()
 
 
 def test_compare_a_packaged_problem_from_python(tmp_path: Path) -> None:

@@ -5,6 +5,12 @@ replayed, resumed (running it again continues each study to the budget) and
 reported like any other study. The numbers are computed here; tables and plots are
 rendered from them (:mod:`hypertrail.reporting.comparison`).
 
+A plan with a fidelity is compared in its own currency: every optimizer proposes
+under the plan's scheduler (``asha`` unless the plan names one), the budget counts
+fidelity units (a promotion costs its increase over its parent), and a run's value is
+its best at the top fidelity, the only one at which runs are comparable. Anytime
+curves are read on a grid of units spent rather than trials.
+
 Example:
     >>> from hypertrail.analysis.compare import Target, compare
     >>> result = compare(Target.problem("jenatton"), ["random", "gp"],  # doctest: +SKIP
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "RunRecord", "Target", "compare", "parse_optimizers", "run_study"]
 
 Objective = Callable[["Trial"], Any]
+GRID_POINTS = 100
+"""Points of the anytime grid of a comparison whose budget counts fidelity units."""
 
 
 @dataclass(frozen=True)
@@ -58,30 +66,30 @@ class Target:
     space: Space | None = None
     metrics: tuple[Metric, ...] = ()
     optimum: float | None = None
+    fidelity: Mapping[str, Any] | None = None
+    """A plan's fidelity (``name``, ``min``, ``max``, ...): budgets count its units."""
 
     @classmethod
     def plan(cls, path: str | Path) -> Target:
-        """A plan's objective; a plan with a fidelity is refused (ConfigError): runs
-        are compared trial by trial, and a multi-fidelity trial's cost depends on
-        its rung, so equal trial counts would not be equal budgets."""
+        """A plan's objective (and its fidelity, when it declares one)."""
         from hypertrail.plan import load_plan
 
         resolved = str(Path(path).resolve())
-        plan = load_plan(resolved)
-        if isinstance(plan.optimizer, Mapping) and "fidelity" in plan.optimizer:
-            raise ConfigError(
-                [
-                    Issue(
-                        "fidelity",
-                        "hypertrail compare does not take a plan with a fidelity yet (it "
-                        "compares optimizers at equal trial counts, not equal fidelity "
-                        "units); compare schedulers with benchmarks/multifidelity.py, or "
-                        "remove the fidelity to compare at full fidelity",
-                        file=resolved,
-                    )
-                ]
-            )
-        return cls("plan", resolved)
+        return cls("plan", resolved, fidelity=_fidelity_of(load_plan(resolved).optimizer))
+
+    @property
+    def unit(self) -> str:
+        """What a budget counts: ``trials``, or the fidelity's name (``epochs``)."""
+        return str(self.fidelity["name"]) if self.fidelity else "trials"
+
+    def optimizer_spec(self, optimizer: str) -> str | dict[str, Any]:
+        """What a run of ``optimizer`` is created with: the name, or for a plan with a
+        fidelity the plan's spec with ``optimizer`` proposing (PlanError if refused)."""
+        if self.fidelity is None:
+            return optimizer
+        from hypertrail.plan import load_plan
+
+        return load_plan(self.ref, optimizer=optimizer).optimizer
 
     @classmethod
     def problem(cls, name: str) -> Target:
@@ -127,6 +135,11 @@ class Target:
         return self.ref, self.space, self.metrics, self.objective
 
 
+def _fidelity_of(spec: Any) -> Mapping[str, Any] | None:
+    fidelity = spec.get("fidelity") if isinstance(spec, Mapping) else None
+    return fidelity if isinstance(fidelity, Mapping) else None
+
+
 @dataclass(frozen=True)
 class _ProblemObjective:
     evaluate: Callable[[Mapping[str, Any]], float]
@@ -167,6 +180,31 @@ def parse_optimizers(text: str | Sequence[str], space: Space) -> list[str]:
     return names
 
 
+def _check_under_fidelity(target: Target, optimizers: Sequence[str], budget: int) -> None:
+    """Every optimizer accepted under the plan's scheduler, and a budget of at least
+    one evaluation at the top fidelity; every problem named, before any run."""
+    from hypertrail.errors import PlanError
+
+    assert target.fidelity is not None
+    issues = []
+    for i, name in enumerate(optimizers):
+        try:
+            target.optimizer_spec(name)
+        except PlanError as exc:
+            issues += [Issue(f"optimizers[{i}]", f"{name!r}: {x.message}") for x in exc.issues]
+    top = float(target.fidelity["max"])
+    if budget < top:
+        issues.append(
+            Issue(
+                "budget",
+                f"counts {target.unit} here (the plan's fidelity); {budget} is less than "
+                f"one evaluation at the top ({top:g})",
+            )
+        )
+    if issues:
+        raise ConfigError(issues)
+
+
 def study_name(target: str, optimizer: str, seed: int) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", optimizer)
     return f"compare:{target}:{slug}:seed{seed}"
@@ -184,6 +222,9 @@ class RunRecord:
     failed: int
     wall_time: float
     cpu_time: float
+    spent: tuple[float, ...] = ()
+    """With a fidelity: the units spent after each trial (in trial order); only
+    top-fidelity trials have a loss."""
 
     @property
     def curve(self) -> list[float | None]:
@@ -194,17 +235,17 @@ class RunRecord:
         done = [v for v in self.losses if v is not None and math.isfinite(v)]
         return min(done) if done else math.inf
 
-    def auc(self, budget: int) -> float:
-        """Mean of the best-so-far curve over ``budget`` trials; steps before the
-        first success, and after the run if it stopped early, take its nearest value."""
-        curve = self.curve[:budget]
-        known = [v for v in curve if v is not None]
-        if not known:
-            return math.inf
-        first = known[0]
-        filled = [first if v is None else v for v in curve]
-        filled += [filled[-1]] * (budget - len(filled))
-        return float(np.mean(filled))
+    def curve_on(self, grid: Sequence[float]) -> list[float | None]:
+        """The best loss after each amount of fidelity units in ``grid`` (None before
+        the first top-fidelity result)."""
+        out: list[float | None] = []
+        curve, i, best = self.curve, 0, None
+        for units in grid:
+            while i < len(self.spent) and self.spent[i] <= units + 1e-9:
+                best = curve[i] if curve[i] is not None else best
+                i += 1
+            out.append(best)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -216,11 +257,13 @@ class RunRecord:
             "failed": self.failed,
             "wall_time": self.wall_time,
             "cpu_time": self.cpu_time,
+            **({"spent": list(self.spent)} if self.spent else {}),
         }
 
 
 def run_study(target: Target, optimizer: str, seed: int, budget: int, storage: str) -> RunRecord:
-    """Run (or continue) one study of the comparison up to ``budget`` trials."""
+    """Run (or continue) one study of the comparison up to ``budget`` trials, or
+    ``budget`` fidelity units for a target with a fidelity."""
     from hypertrail.study import Study
 
     name, space, metrics, objective = target.build()
@@ -230,20 +273,33 @@ def run_study(target: Target, optimizer: str, seed: int, budget: int, storage: s
         metrics=metrics,
         storage=storage,
         seed=seed,
-        optimizer=optimizer,
+        optimizer=target.optimizer_spec(optimizer),
         load_if_exists=True,
         info={"compare": {"target": name, "kind": target.kind, "optimizer": optimizer}},
     )
     with study:
-        study.optimize(objective, max_trials=budget)
-        return _record(study, optimizer, seed, metrics[0])
+        if target.fidelity is None:
+            study.optimize(objective, max_trials=budget)
+        else:
+            study.optimize(objective, fidelity_budget=budget)
+        return _record(study, optimizer, seed, metrics[0], target.fidelity)
 
 
-def _record(study: Study, optimizer: str, seed: int, metric: Metric) -> RunRecord:
+def _record(
+    study: Study,
+    optimizer: str,
+    seed: int,
+    metric: Metric,
+    fidelity: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    from hypertrail.schedulers.base import trial_costs
+
     trials = sorted(study.trials, key=lambda t: t.number)
+    top = float(fidelity["max"]) if fidelity else None
     losses: list[float | None] = []
     for t in trials:
         ok = t.state is TrialState.COMPLETE and t.values is not None
+        ok = ok and (top is None or (t.fidelity is not None and t.fidelity >= top - 1e-9))
         losses.append(metric.sign * t.values[metric.name] if ok and t.values else None)
     started = [t.started for t in trials]
     finished = [t.finished for t in trials if t.finished is not None]
@@ -256,6 +312,7 @@ def _record(study: Study, optimizer: str, seed: int, metric: Metric) -> RunRecor
         failed=sum(t.state is TrialState.FAILED for t in trials),
         wall_time=(max(finished) - min(started)) if finished and started else 0.0,
         cpu_time=float(sum(t.cpu_time or 0.0 for t in trials)),
+        spent=tuple(np.cumsum(trial_costs(trials)).tolist()) if fidelity else (),
     )
 
 
@@ -279,7 +336,8 @@ def compare(
         target: what to optimize.
         optimizers: registry names (see :func:`parse_optimizers`).
         seeds: the same seeds for every optimizer.
-        budget: trials per study (failed trials count).
+        budget: trials per study (failed trials count), or fidelity units when the
+            target has a fidelity.
         storage: where the studies are recorded (one per optimizer and seed).
         jobs: studies run at once, in spawned worker processes when above 1.
         on_run: called with each finished run (for progress output).
@@ -291,6 +349,8 @@ def compare(
         raise ConfigError([Issue("seeds", "name at least one seed")])
     name, space, metrics, _ = target.build()
     parse_optimizers(list(optimizers), space)
+    if target.fidelity is not None:
+        _check_under_fidelity(target, optimizers, budget)
     work = [(target, o, s, budget, storage) for s in seed_list for o in optimizers]
     records: list[RunRecord] = []
     if jobs <= 1:
@@ -319,6 +379,7 @@ def compare(
         budget=budget,
         storage=storage,
         optimum=target.optimum,
+        unit=target.unit,
         runs=tuple(sorted(records, key=lambda r: (optimizers.index(r.optimizer), r.seed))),
     )
 
@@ -339,6 +400,9 @@ class Comparison:
     storage: str
     optimum: float | None
     runs: tuple[RunRecord, ...]
+    unit: str = "trials"
+    """What ``budget`` counts: ``trials``, or a fidelity's units (then curves and
+    areas are read on :meth:`grid`)."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _runs_of(self, optimizer: str) -> list[RunRecord]:
@@ -348,8 +412,35 @@ class Comparison:
         """optimizer x seed matrix of final losses."""
         return np.array([[r.final for r in self._runs_of(o)] for o in self.optimizers])
 
+    def grid(self) -> list[float]:
+        """Where anytime values are read: trials 1..budget, or with a fidelity
+        ``GRID_POINTS`` even amounts of units up to the budget."""
+        if self.unit == "trials":
+            return [float(i) for i in range(1, self.budget + 1)]
+        return [self.budget * (i + 1) / GRID_POINTS for i in range(GRID_POINTS)]
+
+    def _curve(self, run: RunRecord) -> list[float | None]:
+        if self.unit == "trials":
+            return run.curve[: self.budget]
+        return run.curve_on(self.grid())
+
     def aucs(self) -> np.ndarray:
-        return np.array([[r.auc(self.budget) for r in self._runs_of(o)] for o in self.optimizers])
+        """optimizer x seed matrix of the mean best-so-far loss over :meth:`grid`
+        (before the first result, the first; past the run's end, its last)."""
+        steps = len(self.grid())
+        out = []
+        for o in self.optimizers:
+            row = []
+            for r in self._runs_of(o):
+                known = [v for v in self._curve(r) if v is not None]
+                if not known:
+                    row.append(math.inf)
+                    continue
+                filled = [known[0] if v is None else v for v in self._curve(r)]
+                filled += [filled[-1]] * (steps - len(filled))
+                row.append(float(np.mean(filled)))
+            out.append(row)
+        return np.array(out)
 
     def value(self, loss: float) -> float:
         """A loss back in the metric's direction."""
@@ -358,13 +449,14 @@ class Comparison:
     def curves(self) -> dict[str, np.ndarray]:
         """optimizer -> seed x trial matrix of best-so-far values (metric units)."""
         out = {}
+        steps = len(self.grid())
         for o in self.optimizers:
             rows = []
             for r in self._runs_of(o):
-                curve = r.curve[: self.budget]
+                curve = self._curve(r)
                 first = next((v for v in curve if v is not None), math.nan)
                 filled = [first if v is None else v for v in curve]
-                filled += [filled[-1] if filled else math.nan] * (self.budget - len(filled))
+                filled += [filled[-1] if filled else math.nan] * (steps - len(filled))
                 rows.append([self.value(v) for v in filled])
             out[o] = np.array(rows, dtype=float)
         return out
@@ -414,6 +506,7 @@ class Comparison:
             "optimizers": list(self.optimizers),
             "seeds": list(self.seeds),
             "budget": self.budget,
+            "unit": self.unit,
             "storage": self.storage,
             "optimum": self.optimum,
             "summary": [

@@ -39,7 +39,13 @@ def _seed_list(text: str) -> list[int]:
     help="Comma list of optimizer names (structure-only and numeric-only are ablations).",
 )
 @click.option("--seeds", default="10", show_default=True, help="A count, a list or a range.")
-@click.option("--budget", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Trials per run; with a fidelity in the plan, its units (epochs) per run.",
+)
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -64,7 +70,9 @@ def compare(
     objective or a --problem, and write a table, pairwise tests and plots.
 
     Every run is a study of its own in the storage: running the command again
-    continues unfinished runs and recomputes the table.
+    continues unfinished runs and recomputes the table. With a fidelity in the plan,
+    each optimizer proposes under the plan's scheduler, the budget counts the
+    fidelity's units and a run's value is its best at the top fidelity.
     """
     from rich.console import Console
     from rich.table import Table
@@ -103,7 +111,8 @@ def compare(
     result = run_compare(
         target, names, seeds=seed_list, budget=budget, storage=url, jobs=jobs, on_run=report
     )
-    table = Table(title=f"{name}: {result.metric.name} ({result.metric.goal}), {budget} trials")
+    title = f"{name}: {result.metric.name} ({result.metric.goal}), {budget} {result.unit}"
+    table = Table(title=title + ("" if result.unit == "trials" else " (best at the top fidelity)"))
     for column in ("optimizer", "final mean [95% CI]", "AUC mean", "rank", "s.d.", "wall s"):
         table.add_column(column, justify="left" if column == "optimizer" else "right")
     for row in result.rows():

@@ -36,11 +36,17 @@ def _summary_lines(c: Comparison) -> list[str]:
             f"{row['evaluations']} | {row['failed']} | {row['wall_time']:.1f} | "
             f"{row['cpu_time']:.1f} |"
         )
+    at_top = (
+        ""
+        if c.unit == "trials"
+        else f" A run's value is its best at the top {c.unit}; promotions count the {c.unit} "
+        f"they add, and the area is read over {c.unit} spent."
+    )
     lines += [
         "",
-        f"{len(c.seeds)} seeds ({', '.join(map(str, c.seeds))}), {c.budget} trials per run; "
+        f"{len(c.seeds)} seeds ({', '.join(map(str, c.seeds))}), {c.budget} {c.unit} per run; "
         f"{better} is better. Ranks are per seed, averaged (1 = best). Intervals: 95 % "
-        "bootstrap of the mean over seeds.",
+        f"bootstrap of the mean over seeds.{at_top}",
     ]
     return lines
 
@@ -93,9 +99,10 @@ def to_html(c: Comparison) -> str:
     finals = {o: [c.value(v) for v in row] for o, row in zip(c.optimizers, c.finals(), strict=True)}
     figures = [
         anytime_figure(
-            anytime_bands(curves),
+            anytime_bands(curves, c.grid()),
             f"Best {c.metric.name} so far (mean over {len(c.seeds)} seeds, 95 % band)",
             c.metric.name,
+            x_label=c.unit if c.unit == "trials" else f"{c.unit} spent",
         ),
         finals_figure(finals, f"Final {c.metric.name} per seed", c.metric.name),
     ]

@@ -36,16 +36,19 @@ class Band:
     """Mean of several curves, with the 95 % bootstrap interval of that mean."""
 
     label: str
-    x: list[int]
+    x: list[float]
     mean: list[float]
     low: list[float]
     high: list[float]
 
 
-def anytime_bands(curves: Mapping[str, np.ndarray]) -> list[Band]:
+def anytime_bands(
+    curves: Mapping[str, np.ndarray], steps: Sequence[float] | None = None
+) -> list[Band]:
     """One :class:`Band` per label from a (seed x step) matrix of best-so-far values.
 
-    Steps are numbered from 1. NaN entries (no value yet) are left out of the mean.
+    Steps are numbered from 1 unless ``steps`` gives them (fidelity units spent, say).
+    NaN entries (no value yet) are left out of the mean.
     """
     out = []
     rng = np.random.default_rng(BOOTSTRAP_SEED)
@@ -53,14 +56,22 @@ def anytime_bands(curves: Mapping[str, np.ndarray]) -> list[Band]:
         data = np.asarray(matrix, dtype=float)
         if data.ndim != 2 or data.size == 0:
             continue
-        n_seeds, steps = data.shape
+        n_seeds, n_steps = data.shape
         idx = rng.integers(0, n_seeds, size=(BOOTSTRAP_RESAMPLES, n_seeds))
         with np.errstate(all="ignore"):
             means = np.nanmean(data[idx], axis=1)  # resamples x steps
             mean = np.nanmean(data, axis=0)
             low, high = np.nanpercentile(means, [2.5, 97.5], axis=0)
         out.append(
-            Band(label, list(range(1, steps + 1)), mean.tolist(), low.tolist(), high.tolist())
+            Band(
+                label,
+                [float(x) for x in steps]
+                if steps is not None
+                else [float(i) for i in range(1, n_steps + 1)],
+                mean.tolist(),
+                low.tolist(),
+                high.tolist(),
+            )
         )
     return out
 
@@ -70,7 +81,9 @@ def _rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def anytime_figure(bands: Sequence[Band], title: str, y_label: str, log_y: bool = False) -> Any:
+def anytime_figure(
+    bands: Sequence[Band], title: str, y_label: str, log_y: bool = False, x_label: str = "trials"
+) -> Any:
     """Mean best-so-far per label with its band, one colour per label."""
     import plotly.graph_objects as go
 
@@ -100,7 +113,7 @@ def anytime_figure(bands: Sequence[Band], title: str, y_label: str, log_y: bool 
         )
     fig.update_layout(
         title=title,
-        xaxis_title="trials",
+        xaxis_title=x_label,
         yaxis_title=y_label,
         yaxis_type="log" if log_y else "linear",
         template="plotly_white",

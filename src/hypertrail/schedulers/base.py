@@ -47,6 +47,7 @@ __all__ = [
     "is_promotion",
     "renumber_reason",
     "rung_trials",
+    "trial_costs",
 ]
 
 
@@ -159,21 +160,28 @@ def rung_trials(history: History, rung: int, bracket: int | None = None) -> list
     return out
 
 
-def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
-    """Fidelity units spent, counting a promotion as the increase over its parent
-    (it continues from the parent's checkpoint); trials without a fidelity count 0."""
+def trial_costs(trials: Sequence[FrozenTrial]) -> list[float]:
+    """The fidelity units each trial spent, in the given order: a promotion its
+    increase over its parent (it continues from the parent's checkpoint), a stopped
+    trial up to its last step; a trial without a fidelity 0."""
     by_number = {t.number: t for t in trials}
-    total = 0.0
+    costs = []
     for t in trials:
         if t.fidelity is None:
+            costs.append(0.0)
             continue
         parent = by_number.get(t.parent) if is_promotion(t) and t.parent is not None else None
         below = parent.fidelity if parent is not None else None
         spent = t.fidelity - (below or 0.0)
         if t.stopped is not None:
             spent = min(spent, t.stopped - (below or 0.0))
-        total += max(spent, 0.0)
-    return total
+        costs.append(max(spent, 0.0))
+    return costs
+
+
+def fidelity_cost(trials: Sequence[FrozenTrial]) -> float:
+    """Fidelity units spent by ``trials`` (:func:`trial_costs`, summed)."""
+    return float(sum(trial_costs(trials)))
 
 
 def config_key(config: Mapping[str, Any]) -> str:
