@@ -170,6 +170,39 @@ def test_compare_a_plan_with_a_fidelity_at_equal_units(tmp_path: Path) -> None:
     assert "best at the top epochs" in (folder / "comparison.md").read_text()
 
 
+def test_compare_under_median_stopping_scores_only_trials_trained_to_the_top(
+    tmp_path: Path,
+) -> None:
+    plan = _plan(tmp_path)
+    (tmp_path / "quad_objective.py").write_text(
+        textwrap.dedent(
+            """
+            def evaluate(trial):
+                c = trial.config
+                loss = (c["x"] - 0.3) ** 2 + {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
+                for epoch in range(1, int(trial.fidelity) + 1):
+                    value = -(loss + 1.0 / epoch)
+                    if trial.report(epoch, -value):
+                        break
+                return {"score": value}
+            """
+        )
+    )
+    plan.write_text(
+        plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9}\nscheduler: median\n"
+    )
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    result = compare(Target.plan(plan), ["random"], seeds=[0], budget=90, storage=url)
+    (run,) = result.runs
+    with Study.load(run.study, url) as study:
+        stopped = {t.number for t in study.trials if t.stopped is not None}
+    assert stopped, "median stopping stopped nothing"
+    assert all(run.losses[n] is None for n in stopped)
+    scored = [loss for n, loss in enumerate(run.losses) if n not in stopped]
+    assert scored and all(v is not None for v in scored)
+    assert run.spent[-1] >= 90 > run.spent[-2]
+
+
 def test_compare_a_packaged_problem_from_python(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     result = compare(

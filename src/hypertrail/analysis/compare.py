@@ -299,7 +299,12 @@ def _record(
     losses: list[float | None] = []
     for t in trials:
         ok = t.state is TrialState.COMPLETE and t.values is not None
-        ok = ok and (top is None or (t.fidelity is not None and t.fidelity >= top - 1e-9))
+        # With a fidelity, only what was trained to the top scores: not a cheap rung,
+        # and not a trial stopped early (its last report is not a top-fidelity value).
+        ok = ok and (
+            top is None
+            or (t.fidelity is not None and t.fidelity >= top - 1e-9 and t.stopped is None)
+        )
         losses.append(metric.sign * t.values[metric.name] if ok and t.values else None)
     started = [t.started for t in trials]
     finished = [t.finished for t in trials if t.finished is not None]
