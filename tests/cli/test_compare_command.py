@@ -128,7 +128,7 @@ def test_compare_a_plan_with_a_fidelity_at_equal_units(tmp_path: Path) -> None:
     """Each optimizer proposes under the plan's scheduler; the budget counts epochs,
     and a run is scored on its trials at the top fidelity only."""
     plan = _plan(tmp_path)
-    (tmp_path / "quad_objective.py").write_text(
+    (tmp_path / "quad_by_epochs.py").write_text(
         textwrap.dedent(
             """
             def evaluate(trial):
@@ -140,7 +140,9 @@ def test_compare_a_plan_with_a_fidelity_at_equal_units(tmp_path: Path) -> None:
             """
         )
     )
-    plan.write_text(plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n")
+    # a module name of its own: the objective modules of these tests share sys.modules
+    text = plan.read_text().replace("quad_objective:", "quad_by_epochs:")
+    plan.write_text(text + "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n")
     args = ["compare", str(plan), "--optimizers", "gp,random", "--seeds", "2", "--budget", "60"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -174,7 +176,7 @@ def test_compare_under_median_stopping_scores_only_trials_trained_to_the_top(
     tmp_path: Path,
 ) -> None:
     plan = _plan(tmp_path)
-    (tmp_path / "quad_objective.py").write_text(
+    (tmp_path / "quad_reported.py").write_text(
         textwrap.dedent(
             """
             def evaluate(trial):
@@ -188,9 +190,8 @@ def test_compare_under_median_stopping_scores_only_trials_trained_to_the_top(
             """
         )
     )
-    plan.write_text(
-        plan.read_text() + "fidelity: {name: epochs, min: 1, max: 9}\nscheduler: median\n"
-    )
+    text = plan.read_text().replace("quad_objective:", "quad_reported:")
+    plan.write_text(text + "fidelity: {name: epochs, min: 1, max: 9}\nscheduler: median\n")
     url = f"sqlite:///{tmp_path / 'm.db'}"
     result = compare(Target.plan(plan), ["random"], seeds=[0], budget=90, storage=url)
     (run,) = result.runs
