@@ -274,9 +274,7 @@ class _Builder:
         )
         self._fidelity_name(fidelity, space)
         optimizer = self._optimizer(
-            self._scheduled(
-                data.get("optimizer", "gp"), data.get("fidelity"), data.get("scheduler")
-            ),
+            self._scheduled(data.get("optimizer", "gp"), fidelity, data.get("scheduler")),
             space,
         )
         workers = data.get("workers", 1)
