@@ -240,6 +240,8 @@ def test_statistics_of_a_comparison_by_hand() -> None:
 
 def test_holm_and_ties() -> None:
     assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
+    # a p far below 1e-12 stays what it is (it was rounded to 0 once)
+    assert holm([3e-13]) == [3e-13] and holm([1e-20, 0.5]) == [2e-20, 0.5]
     tie = paired_tests(["x", "y"], np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]))
     assert tie[0].p == 1.0 and tie[0].better is None
 
