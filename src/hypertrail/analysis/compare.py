@@ -424,26 +424,23 @@ class Comparison:
             return [float(i) for i in range(1, self.budget + 1)]
         return [self.budget * (i + 1) / GRID_POINTS for i in range(GRID_POINTS)]
 
-    def _curve(self, run: RunRecord) -> list[float | None]:
-        if self.unit == "trials":
-            return run.curve[: self.budget]
-        return run.curve_on(self.grid())
+    def _filled(self, run: RunRecord) -> list[float]:
+        """``run``'s best-so-far loss at every point of :meth:`grid`: before its first
+        result, the first; past its end, its last; NaN throughout if it has none."""
+        curve = run.curve[: self.budget] if self.unit == "trials" else run.curve_on(self.grid())
+        first = next((v for v in curve if v is not None), math.nan)
+        filled = [first if v is None else v for v in curve]
+        return filled + [filled[-1] if filled else math.nan] * (len(self.grid()) - len(filled))
 
     def aucs(self) -> np.ndarray:
         """optimizer x seed matrix of the mean best-so-far loss over :meth:`grid`
-        (before the first result, the first; past the run's end, its last)."""
-        steps = len(self.grid())
+        (infinite for a run without any result)."""
         out = []
         for o in self.optimizers:
             row = []
             for r in self._runs_of(o):
-                known = [v for v in self._curve(r) if v is not None]
-                if not known:
-                    row.append(math.inf)
-                    continue
-                filled = [known[0] if v is None else v for v in self._curve(r)]
-                filled += [filled[-1]] * (steps - len(filled))
-                row.append(float(np.mean(filled)))
+                filled = self._filled(r)
+                row.append(math.inf if math.isnan(filled[0]) else float(np.mean(filled)))
             out.append(row)
         return np.array(out)
 
@@ -454,15 +451,8 @@ class Comparison:
     def curves(self) -> dict[str, np.ndarray]:
         """optimizer -> seed x trial matrix of best-so-far values (metric units)."""
         out = {}
-        steps = len(self.grid())
         for o in self.optimizers:
-            rows = []
-            for r in self._runs_of(o):
-                curve = self._curve(r)
-                first = next((v for v in curve if v is not None), math.nan)
-                filled = [first if v is None else v for v in curve]
-                filled += [filled[-1] if filled else math.nan] * (steps - len(filled))
-                rows.append([self.value(v) for v in filled])
+            rows = [[self.value(v) for v in self._filled(r)] for r in self._runs_of(o)]
             out[o] = np.array(rows, dtype=float)
         return out
 
