@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -372,24 +373,33 @@ def test_missing_paths_raise_a_config_error_naming_each(tmp_path: Path) -> None:
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
 
+def _touched_pages(size: int) -> mmap.mmap:
+    """``size`` bytes of fresh anonymous memory, every page written. Not a bytearray:
+    malloc may hand back a freed region that is still resident (an earlier test's
+    garbage), and then the resident size does not grow at all."""
+    block = mmap.mmap(-1, size)
+    for offset in range(0, size, mmap.PAGESIZE):
+        block[offset] = 1
+    return block
+
+
 @linux_only
 def test_peak_memory_follows_an_allocation_after_a_reset() -> None:
     size = 50 * 2**20
     capture.reset_peak_memory()
     before = capture.peak_memory_bytes()
-    block = bytearray(size)
-    block[::4096] = b"\x01" * len(range(0, size, 4096))  # touch every page
+    block = _touched_pages(size)
     after = capture.peak_memory_bytes()
-    del block
+    block.close()
     assert before is not None and after is not None
     assert after - before >= 40 * 2**20
 
 
 @linux_only
 def test_reset_lowers_the_peak_after_memory_is_freed() -> None:
-    block = bytearray(b"\x01") * (60 * 2**20)
+    block = _touched_pages(60 * 2**20)
     high = capture.peak_memory_bytes()
-    del block
+    block.close()  # unmapped: the pages leave the resident set
     capture.reset_peak_memory()
     low = capture.peak_memory_bytes()
     assert high is not None and low is not None and low <= high - 40 * 2**20
