@@ -766,6 +766,9 @@ class Study:
     ) -> Executor:
         from hypertrail.execution.command import CommandObjective
 
+        if isinstance(objective, CommandObjective) and objective.metric is None:
+            # Its printed {"step": ..., "<metric>": ...} lines become trial.report calls.
+            objective = dataclasses.replace(objective, metric=self.metrics[0].name)
         if workers == 1 and (timeout is None or isinstance(objective, CommandObjective)):
             from hypertrail.execution.inprocess import InProcessExecutor
 

@@ -130,6 +130,93 @@ def test_command_failures_are_explained(tmp_path: Path) -> None:
         slow(_trial({}))
 
 
+_REPORTING = """
+import json, signal, sys, time
+def stopped(signum, frame):
+    print(json.dumps({"loss": loss, "step": step, "got": "SIGTERM"}))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stopped)
+step, loss = 0, 1.0
+print("not json", flush=False)
+while True:  # never ends by itself: only a stop (or the time limit) ends it
+    step, loss = step + 1, 1.0 / (step + 1)
+    print(json.dumps({"step": step, "loss": loss, "other": 1}))
+    time.sleep(0.02)
+"""
+
+
+def test_command_reports_stream_and_a_stop_ends_the_command(tmp_path: Path) -> None:
+    """Each {"step", metric} line reaches trial.report while the command runs; the
+    scheduler's stop sends SIGTERM, and the command's last JSON line is the result."""
+    script = tmp_path / "train.py"
+    script.write_text(_REPORTING)
+    seen: list[tuple[int, float, float]] = []
+
+    def reporter(number: int, step: float, value: float) -> bool:
+        seen.append((number, step, value))
+        return step >= 3
+
+    trial = Trial.from_task({"study": "s", "number": 3, "config": {}, "seed": 1}, reporter)
+    objective = CommandObjective(f"{sys.executable} {script}", metric="loss", timeout=60)
+    result = objective(trial)
+    assert seen[:3] == [(3, 1.0, 1.0), (3, 2.0, 0.5), (3, 3.0, 1 / 3)]
+    assert trial.should_stop() and len(seen) == 3  # nothing reported after the stop
+    assert result["got"] == "SIGTERM" and result["step"] >= 3
+    unreported = Trial.from_task({"study": "s", "number": 3, "config": {}, "seed": 1}, reporter)
+    with pytest.raises(ObjectiveError, match="timed out"):  # no metric: no line is a report
+        CommandObjective(f"{sys.executable} {script}", timeout=1)(unreported)
+    assert len(seen) == 3
+
+
+def test_a_command_that_ignores_sigterm_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypertrail.execution import command
+
+    monkeypatch.setattr(command, "STOP_GRACE", 0.5)
+    script = tmp_path / "stubborn.py"
+    script.write_text(
+        "import json, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print(json.dumps({'step': 1, 'loss': 0.5}))\n"
+        "time.sleep(600)\n"
+    )
+    trial = Trial.from_task(
+        {"study": "s", "number": 0, "config": {}, "seed": 1}, lambda n, s, v: True
+    )
+    result = CommandObjective(f"{sys.executable} {script}", metric="loss", timeout=60)(trial)
+    assert result == {"step": 1, "loss": 0.5}  # killed (-9), not a failure: it was stopped
+
+
+def test_median_stopping_ends_command_trials(tmp_path: Path) -> None:
+    """Under the median scheduler a command's reports are recorded and bad trials are
+    ended early, in worker processes too."""
+    script = tmp_path / "curve.py"
+    script.write_text(
+        "import json, sys\n"
+        "x = float(sys.argv[1])\n"
+        "for step in range(1, 11):\n"
+        "    print(json.dumps({'step': step, 'loss': (x - 0.3) ** 2 + 1.0 / step}))\n"
+    )
+    study = Study.create(
+        "s",
+        Space({"x": Float(0.0, 1.0)}),
+        storage=f"sqlite:///{tmp_path / 's.db'}",
+        seed=3,
+        metrics="loss",
+        optimizer={"name": "median", "min_trials": 2},
+    )
+    study.optimize(CommandObjective(f"{sys.executable} {script} {{x}}"), n_trials=8, workers=2)
+    trials = study.trials
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert all(t.reports for t in trials)
+    stopped = [t for t in trials if t.stopped is not None]
+    assert stopped
+    for t in stopped:  # the result is the line of the step it was stopped at, or a later one
+        assert t.value == pytest.approx((t.config["x"] - 0.3) ** 2 + 1.0 / t.extras["step"])
+        assert t.extras["step"] >= t.stopped
+
+
 def test_command_objective_in_a_study(space: Space) -> None:
     objective = CommandObjective(
         f"{sys.executable} -c \"import json,sys; x=float(sys.argv[1]); print(json.dumps({{'value': (x-0.5)**2}}))\" {{x}}"
@@ -162,3 +249,36 @@ def test_an_idle_worker_killed_between_trials_is_replaced(space: Space) -> None:
         assert executor._workers[0].process.pid != victim.pid
     finally:
         executor.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_command_dies_with_its_worker(tmp_path: Path) -> None:
+    """A worker killed on a time limit takes its command with it: nothing keeps
+    training (and writing to the checkpoint folder) after the trial has failed."""
+    import time
+
+    pids = tmp_path / "pids"
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "time.sleep(600)\n"
+    )
+    study = Study.create("s", Space({"x": Float(0.0, 1.0)}), optimizer="random")
+    study.optimize(CommandObjective(f"{sys.executable} {script}"), n_trials=2, workers=2, timeout=2)
+    assert [t.state for t in study.trials] == [TrialState.FAILED] * 2
+    started = [int(line) for line in pids.read_text().split()]
+    assert len(started) == 2
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in started)
