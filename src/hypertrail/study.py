@@ -516,6 +516,14 @@ class Study:
             reporter=self.report,
         )
 
+    def checkpoint_folder(self, trial: int) -> Path:
+        """Where trial number ``trial`` saves its state (``trial.checkpoint_dir``); it
+        may not exist. :mod:`hypertrail.schedulers.checkpoints` lists and prunes them."""
+        if not 0 <= trial < len(self._state.trials):
+            raise TrialStateError(f"study {self.name!r} has no trial {trial}")
+        t = self._state.trials[trial]
+        return self._checkpoint_dir(t.number, t.config, t.parent)
+
     def _checkpoint_dir(self, number: int, config: Mapping[str, Any], parent: int | None) -> Path:
         """``<root>/<study>/<n>`` where ``n`` is the first trial of this configuration's
         promotion chain (parents with the same configuration), so promotions share it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hypertrail import __version__
+from hypertrail.cli.checkpoints import checkpoints
 from hypertrail.cli.compare import compare
 from hypertrail.cli.lock import lock
 from hypertrail.cli.portable import export_command, import_command
@@ -37,6 +38,7 @@ cli.add_command(rerun)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(compare)
+cli.add_command(checkpoints)
 cli.add_command(report)
 cli.add_command(dashboard)
 
