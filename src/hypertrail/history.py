@@ -29,7 +29,7 @@ from hypertrail.storage.events import (
     TRIAL_REQUEUED,
     Event,
 )
-from hypertrail.trial import FrozenTrial, Metric, TrialState
+from hypertrail.trial import FrozenTrial, Metric, TrialState, furthest_trained
 
 __all__ = ["History", "SessionInfo", "StudyState", "masked"]
 
@@ -88,7 +88,15 @@ class History:
         return metric.sign * trial.values[metric.name]
 
     def best(self) -> FrozenTrial | None:
+        """The complete trial of lowest loss, at whatever fidelity (lowest number on
+        ties): an optimizer's incumbent. What a user takes is :meth:`best_trained`."""
         done = self.completed()
+        return min(done, key=lambda t: (self.loss(t), t.number)) if done else None
+
+    def best_trained(self) -> FrozenTrial | None:
+        """The best of the trials that trained furthest (:func:`furthest_trained`):
+        under a fidelity, never a cheap rung's value; otherwise :meth:`best`."""
+        done = furthest_trained(self.completed())
         return min(done, key=lambda t: (self.loss(t), t.number)) if done else None
 
 

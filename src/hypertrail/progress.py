@@ -10,6 +10,7 @@ from hypertrail.execution.base import TrialOutcome
 
 if TYPE_CHECKING:
     from hypertrail.study import Study
+    from hypertrail.trial import FrozenTrial
 
 __all__ = ["ProgressBar"]
 
@@ -36,8 +37,9 @@ class ProgressBar:
         history = study.history()
         self._done = len([t for t in history.trials if t.state.finished])
         self._failed = len([t for t in history.trials if t.error is not None])
-        best = history.best()
+        best = history.best_trained()  # under a fidelity, of the furthest trained
         self._best = history.loss(best) if best is not None else math.inf
+        self._reached = best.fidelity if best is not None else None
         self._total: float | None = total
         self._units = units
         self._label = "trials"
@@ -99,12 +101,25 @@ class ProgressBar:
             return "-"
         return f"{self._metric.name}={self._metric.sign * self._best:.5g}"
 
+    def _better(self, trial: FrozenTrial, value: float) -> None:
+        """Fold a complete trial into the best shown, as ``History.best_trained`` picks
+        it: a trial stopped early never counts, a higher fidelity resets the best."""
+        if trial.stopped is not None:
+            return
+        loss = self._metric.sign * value
+        reached = trial.fidelity
+        if reached is not None and (self._reached is None or reached > self._reached):
+            self._reached, self._best = reached, loss
+        elif reached is None or reached == self._reached:
+            self._best = min(self._best, loss)
+
     def __call__(self, study: Study, outcome: TrialOutcome) -> None:
         self._done += 1
+        trials = study.trials
         if self._units is not None:
-            self._spent = self._committed(study.trials)
+            self._spent = self._committed(trials)
         if outcome.ok:
-            self._best = min(self._best, self._metric.sign * outcome.values[self._metric.name])
+            self._better(trials[outcome.number], outcome.values[self._metric.name])
         else:
             self._failed += 1
         if self._progress is not None:

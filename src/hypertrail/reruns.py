@@ -7,12 +7,18 @@ recorded like every other stream. Each result is a ``rerun.ended`` event whose k
 is unique per (trial, replicate), so an interrupted rerun resumes where it stopped
 and running it again with more seeds only adds the missing replicates. Reruns are
 not trials: they never enter the optimizer's history or the budget.
+
+Under a fidelity, the best are chosen among the trials that trained furthest, and a
+replicate runs at its trial's fidelity from an empty checkpoint folder of its own
+(removed once its result is recorded): it trains from the start, as the trial did
+along its promotions, rather than resuming from the trial's trained state.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import statistics
 import time
 from collections import deque
@@ -24,7 +30,7 @@ from hypertrail.errors import StudyError
 from hypertrail.execution.base import Executor, Objective, TrialOutcome
 from hypertrail.seeding import RngKey
 from hypertrail.storage.events import RERUN_ENDED, Event
-from hypertrail.trial import FrozenTrial, Trial
+from hypertrail.trial import FrozenTrial, Trial, furthest_trained
 
 if TYPE_CHECKING:
     from hypertrail.study import Study
@@ -95,11 +101,13 @@ def summarize(study: Study, trials: Iterable[int] | None = None) -> list[RerunSu
 
 
 def best_trials(study: Study, count: int) -> list[FrozenTrial]:
-    """The ``count`` best complete trials, one per distinct configuration."""
+    """The ``count`` best complete trials, one per distinct configuration; under a
+    fidelity, of those that trained furthest (:func:`furthest_trained`)."""
     history = study.history()
     seen: set[str] = set()
     out: list[FrozenTrial] = []
-    for trial in sorted(history.completed(), key=lambda t: (history.loss(t), t.number)):
+    trained = furthest_trained(history.completed())
+    for trial in sorted(trained, key=lambda t: (history.loss(t), t.number)):
         key = repr(sorted(trial.config.items()))
         if key not in seen:
             seen.add(key)
@@ -156,17 +164,37 @@ def rerun(
                     queue.rotate(-1)
                     continue
                 queue.popleft()
-                key = RngKey(study.seed, trial.number, rerun_purpose(replicate))
-                executor.submit(Trial(study.name, trial.number, trial.config, key).to_task())
+                executor.submit(_rerun_trial(study, trial, replicate).to_task())
                 running[trial.number] = replicate
             if not running:
                 continue
             for outcome in executor.results():
                 replicate = running.pop(outcome.number)
                 _record(study, outcome, replicate, session.id)
+                shutil.rmtree(study._rerun_checkpoint_dir(outcome.number, replicate), True)
     finally:
         executor.close()
+        with contextlib.suppress(OSError):  # gone, or a replicate's folder is left
+            study._rerun_checkpoint_dir(0, 0).parent.rmdir()
     return summarize(study, [t.number for t in chosen])
+
+
+def _rerun_trial(study: Study, trial: FrozenTrial, replicate: int) -> Trial:
+    """Replicate ``replicate`` of ``trial``: its configuration and fidelity, a seed of
+    its own, and an empty checkpoint folder of its own, so that it trains from the
+    start (in the trial's folder it would resume from the trained state, and every
+    replicate after the first would return what the first saved)."""
+    folder = study._rerun_checkpoint_dir(trial.number, replicate)
+    shutil.rmtree(folder, ignore_errors=True)  # left by a rerun that was interrupted
+    return Trial(
+        study.name,
+        trial.number,
+        trial.config,
+        RngKey(study.seed, trial.number, rerun_purpose(replicate)),
+        fidelity=trial.fidelity,
+        rung=trial.rung,
+        checkpoint_dir=str(folder),
+    )
 
 
 def _record(study: Study, outcome: TrialOutcome, replicate: int, session: str) -> None:

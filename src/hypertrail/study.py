@@ -338,12 +338,14 @@ class Study:
 
     @property
     def best(self) -> FrozenTrial:
-        """The complete trial with the best primary metric (lowest number on ties).
+        """The complete trial with the best primary metric (lowest number on ties);
+        under a fidelity, of those that trained furthest and were not stopped early
+        (:meth:`History.best_trained`), so a cheap rung's value never wins.
 
         Raises:
             StudyError: when no trial has completed yet.
         """
-        best = self.history().best()
+        best = self.history().best_trained()
         if best is None:
             raise StudyError(f"study {self.name!r} has no complete trial yet")
         return best
@@ -540,6 +542,14 @@ class Study:
             root_number = parent
             seen.add(parent)
             parent = trials[parent].parent
+        return self._checkpoint_root() / self.name / str(root_number)
+
+    def _rerun_checkpoint_dir(self, number: int, replicate: int) -> Path:
+        """``<root>/<study>/reruns/<n>-<replicate>``: a rerun's own folder, so that it
+        never resumes from the trial's saved state or from another replicate's."""
+        return self._checkpoint_root() / self.name / "reruns" / f"{number}-{replicate}"
+
+    def _checkpoint_root(self) -> Path:
         env = os.environ.get("HYPERTRAIL_CHECKPOINTS")
         url = getattr(self.storage, "url", "")
         if env:
@@ -558,7 +568,7 @@ class Study:
             root = Path(self._scratch)
         else:  # a shared database: a folder every machine can reach is the user's call
             root = Path.cwd() / "hypertrail-checkpoints"
-        return root / self.name / str(root_number)
+        return root
 
     def report(self, trial: Trial | int, step: float, value: float) -> bool:
         """Record an intermediate value of a running trial; True when the scheduler

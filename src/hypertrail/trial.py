@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -14,7 +14,7 @@ from hypertrail.seeding import PURPOSE_OBJECTIVE, PURPOSE_PROPOSE, RngKey
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FrozenTrial", "Metric", "Reporter", "Trial", "TrialState"]
+__all__ = ["FrozenTrial", "Metric", "Reporter", "Trial", "TrialState", "furthest_trained"]
 
 
 class TrialState(enum.Enum):
@@ -137,6 +137,17 @@ class FrozenTrial:
             "reports": [list(r) for r in self.reports],
             "stopped": self.stopped,
         }
+
+
+def furthest_trained(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
+    """Of ``trials`` (complete ones), those whose value stands for a finished
+    training: not stopped early, and at the highest fidelity any of them reached, so a
+    cheap rung's lucky value never passes for a trained model. A trial without a
+    fidelity counts as finished. If every trial was stopped early, all compete."""
+    done = list(trials)
+    runs = [t for t in done if t.stopped is None] or done
+    reached = max((t.fidelity for t in runs if t.fidelity is not None), default=None)
+    return [t for t in runs if t.fidelity is None or t.fidelity == reached]
 
 
 Reporter = Callable[[int, float, float], bool]

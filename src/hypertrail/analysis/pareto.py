@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hypertrail.trial import FrozenTrial, Metric, TrialState
+from hypertrail.trial import FrozenTrial, Metric, TrialState, furthest_trained
 
 __all__ = ["ParetoFront", "front", "hypervolume", "reference_point", "study_front"]
 
@@ -147,19 +147,20 @@ def study_front(
     metrics: Sequence[Metric],
     reference: Sequence[float] | None = None,
 ) -> ParetoFront:
-    """The Pareto front of the complete trials that report every metric.
+    """The Pareto front of the complete trials that report every metric (under a
+    fidelity, of those that trained furthest: see :func:`furthest_trained`).
 
     ``reference`` is given in metric units (as the user reads them); by default it
     is :func:`reference_point` of the trials' losses.
     """
     signs = np.array([m.sign for m in metrics])
-    done = [
+    done = furthest_trained(
         t
         for t in trials
         if t.state is TrialState.COMPLETE
         and t.values is not None
         and all(m.name in t.values for m in metrics)
-    ]
+    )
     losses = np.array(
         [[t.values[m.name] for m in metrics] for t in done if t.values is not None],
         dtype=float,

@@ -38,7 +38,7 @@ def status(storage: str | None) -> None:
         for name in log.studies():
             study = Study.load(name, log)
             counts = study.counts()
-            best = study.history().best()
+            best = study.history().best_trained()
             best_text = "-"
             if best is not None and best.values:
                 best_text = (

@@ -24,7 +24,7 @@ import numpy as np
 from hypertrail.history import StudyState
 from hypertrail.space.codec import space_from_dict
 from hypertrail.storage.events import TRIAL_ASKED, TRIAL_REPORTED, TRIAL_REQUEUED, Event
-from hypertrail.trial import FrozenTrial, Metric, TrialState
+from hypertrail.trial import FrozenTrial, Metric, TrialState, furthest_trained
 
 if TYPE_CHECKING:
     from hypertrail.analysis.importance import ImportanceResult
@@ -104,7 +104,8 @@ class StudyData:
         return self.metric.sign * trial.values[self.metric.name]
 
     def best(self) -> FrozenTrial | None:
-        done = self.completed()
+        """As :meth:`History.best_trained`: under a fidelity, of the furthest trained."""
+        done = furthest_trained(self.completed())
         return min(done, key=lambda t: (self.loss(t), t.number)) if done else None
 
 
@@ -294,7 +295,7 @@ def _history(data: StudyData, max_points: int) -> Section:
     metric = data.metric
     steps: list[list[float]] = []  # [trial number, best value] at each improvement
     best = math.inf
-    for t in done:
+    for t in furthest_trained(done):  # a cheap rung's value is not a best value
         loss = data.loss(t)
         if loss < best:
             best = loss

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from hypertrail.trial import furthest_trained
 
 if TYPE_CHECKING:
     from hypertrail.study import Study
@@ -19,16 +22,19 @@ def summary_lines(study: Study, top: int = 5) -> list[str]:
         f"study {study.name!r}: {total} trials ({counts['complete']} complete, "
         f"{counts['failed']} failed, {counts['running']} running)"
     ]
-    best = history.best()
+    best = history.best_trained()
     if best is None:
         lines.append("no complete trial yet")
         return lines
     values = ", ".join(f"{k} = {v:.6g}" for k, v in (best.values or {}).items())
     lines.append(f"best trial #{best.number}: {values}")
     lines.extend(f"  {name} = {value!r}" for name, value in best.config.items())
-    ranked = sorted(history.completed(), key=lambda t: (history.loss(t), t.number))[:top]
+    trained = furthest_trained(history.completed())
+    ranked = sorted(trained, key=lambda t: (history.loss(t), t.number))[:top]
     metric = study.metrics[0]
-    lines.append(f"top {len(ranked)} by {metric.name} ({metric.goal}):")
+    tag = best.tags.get("fidelity")
+    at = f" at {tag.get('name', 'fidelity')}={best.fidelity:g}" if isinstance(tag, Mapping) else ""
+    lines.append(f"top {len(ranked)} by {metric.name} ({metric.goal}){at}:")
     for t in ranked:
         value = (t.values or {})[metric.name]
         lines.append(f"  #{t.number:<4d} {value:.6g}   {t.reason}")
