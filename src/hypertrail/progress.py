@@ -102,8 +102,8 @@ class ProgressBar:
         return f"{self._metric.name}={self._metric.sign * self._best:.5g}"
 
     def _better(self, trial: FrozenTrial, value: float) -> None:
-        """Fold a complete trial into the best shown, as ``History.best_trained`` picks
-        it: a trial stopped early never counts, a higher fidelity resets the best."""
+        """Fold a complete trial into the best shown, by ``History.best_trained``'s rule
+        (here a trial stopped early never counts): a higher fidelity resets the best."""
         if trial.stopped is not None:
             return
         loss = self._metric.sign * value
