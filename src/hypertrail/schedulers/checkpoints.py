@@ -4,8 +4,9 @@ A configuration's promotions share one folder (``trial.checkpoint_dir``), so a s
 under a scheduler leaves one folder per configuration it tried, and nothing removes
 them by itself: under ASHA any configuration may still be promoted when the study
 runs again. :func:`prune_checkpoints` keeps the ``keep`` best and deletes the rest.
-Best means: trained furthest (the highest fidelity a complete trial of it reached),
-then the lowest loss there. A folder of a configuration with a running trial is never
+Best means: trained furthest (the highest fidelity a complete trial of it reached,
+not stopped early, as :func:`~hypertrail.trial.furthest_trained` reads it), then the
+lowest loss there. A folder of a configuration with a running trial is never
 deleted. A configuration promoted after its folder was deleted trains from scratch:
 its result is still right, only dearer. Nothing in the event log changes.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hypertrail.trial import TrialState
+from hypertrail.trial import TrialState, furthest_trained
 
 if TYPE_CHECKING:
     from hypertrail.study import Study
@@ -59,9 +60,9 @@ def checkpoint_folders(study: Study) -> list[CheckpointFolder]:
         if not path.is_dir():
             continue
         trials = [history.trials[n] for n in numbers]
-        done = [t for t in trials if t.state is TrialState.COMPLETE]
+        done = furthest_trained(t for t in trials if t.state is TrialState.COMPLETE)
         reached = max((t.fidelity for t in done if t.fidelity is not None), default=None)
-        losses = [history.loss(t) for t in done if t.fidelity == reached]
+        losses = [history.loss(t) for t in done]
         folders.append(
             CheckpointFolder(
                 path=path,
