@@ -40,6 +40,12 @@ class ProgressBar:
         best = history.best_trained()  # under a fidelity, of the furthest trained
         self._best = history.loss(best) if best is not None else math.inf
         self._reached = best.fidelity if best is not None else None
+        # Only a scheduler (or the hybrid with a fidelity) gives trials fidelities or
+        # stops them; otherwise a trial's value is all the bar needs, and no read.
+        optimizer = study.optimizer
+        self._tiered = getattr(optimizer, "fidelity", None) is not None or callable(
+            getattr(optimizer, "should_stop", None)
+        )
         self._total: float | None = total
         self._units = units
         self._label = "trials"
@@ -115,11 +121,13 @@ class ProgressBar:
 
     def __call__(self, study: Study, outcome: TrialOutcome) -> None:
         self._done += 1
-        trials = study.trials
+        trials = study.trials if self._units is not None or self._tiered else []
         if self._units is not None:
             self._spent = self._committed(trials)
-        if outcome.ok:
+        if outcome.ok and self._tiered:
             self._better(trials[outcome.number], outcome.values[self._metric.name])
+        elif outcome.ok:
+            self._best = min(self._best, self._metric.sign * outcome.values[self._metric.name])
         else:
             self._failed += 1
         if self._progress is not None:

@@ -22,15 +22,15 @@ def summary_lines(study: Study, top: int = 5) -> list[str]:
         f"study {study.name!r}: {total} trials ({counts['complete']} complete, "
         f"{counts['failed']} failed, {counts['running']} running)"
     ]
-    best = history.best_trained()
-    if best is None:
+    trained = furthest_trained(history.completed())  # under a fidelity, the furthest
+    ordered = sorted(trained, key=lambda t: (history.loss(t), t.number))
+    if not ordered:
         lines.append("no complete trial yet")
         return lines
+    best, ranked = ordered[0], ordered[:top]  # best: what History.best_trained() gives
     values = ", ".join(f"{k} = {v:.6g}" for k, v in (best.values or {}).items())
     lines.append(f"best trial #{best.number}: {values}")
     lines.extend(f"  {name} = {value!r}" for name, value in best.config.items())
-    trained = furthest_trained(history.completed())
-    ranked = sorted(trained, key=lambda t: (history.loss(t), t.number))[:top]
     metric = study.metrics[0]
     tag = best.tags.get("fidelity")
     at = f" at {tag.get('name', 'fidelity')}={best.fidelity:g}" if isinstance(tag, Mapping) else ""
