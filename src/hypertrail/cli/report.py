@@ -17,6 +17,16 @@ _IMPORTANCE = click.Choice(["auto", "fanova", "quick", "none"])
 REPLAY_AUTO_LIMIT = 500  # trials: above this, a report skips replay unless asked
 
 
+def _fidelity(text: str) -> float | str:
+    """``--fidelity``'s value: auto, all or a number."""
+    if text in ("auto", "all"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        fail(f"--fidelity must be auto, all or a number, got {text!r}")
+
+
 @click.command()
 @click.argument("study_name", metavar="STUDY")
 @click.option(
@@ -52,6 +62,13 @@ REPLAY_AUTO_LIMIT = 500  # trials: above this, a report skips replay unless aske
     help="fanova (random forest), quick (rank correlations), auto or none.",
 )
 @click.option(
+    "--fidelity",
+    default="auto",
+    show_default=True,
+    help="Under a fidelity, the trials the parameter views compare: auto (the highest "
+    "fidelity with enough trials), all, or a value such as 9.",
+)
+@click.option(
     "--replay/--no-replay",
     default=None,
     help=f"Re-derive every proposal for the audit (default: with <= {REPLAY_AUTO_LIMIT} trials).",
@@ -64,6 +81,7 @@ def report(
     json_path: Path | None,
     max_points: int,
     method: str,
+    fidelity: str,
     replay: bool | None,
 ) -> None:
     """Write one self-contained HTML report of STUDY (a name or its plan file): summary,
@@ -71,7 +89,7 @@ def report(
     provenance and audit. It opens offline in any browser."""
     import json
 
-    from hypertrail.reporting.data import analyse, build_report, study_data
+    from hypertrail.reporting.data import analyse, build_report, rated_trials, study_data
     from hypertrail.reporting.html import render
     from hypertrail.storage.base import open_storage
 
@@ -83,6 +101,11 @@ def report(
             fail(f"no study named {name!r} in {log.url}")
         events = log.read(name)
         data = study_data(events, name)
+        chosen = _fidelity(fidelity)
+        try:
+            rated_trials(data, chosen)  # a fidelity the study has, before the slow parts
+        except ValueError as exc:
+            fail(f"--fidelity: {exc}")
         check = replay if replay is not None else len(data.trials) <= REPLAY_AUTO_LIMIT
         verdict = None
         if check:
@@ -91,9 +114,16 @@ def report(
             verdict = verify(log, name)
     finally:
         log.close()
-    importance, local = analyse(data, method=method) if method != "none" else (None, [])
+    importance, local = (
+        analyse(data, method=method, fidelity=chosen) if method != "none" else (None, [])
+    )
     built = build_report(
-        data, max_points=max_points, importance=importance, sensitivity=local, replay=verdict
+        data,
+        max_points=max_points,
+        importance=importance,
+        sensitivity=local,
+        replay=verdict,
+        fidelity=chosen,
     )
     if output is None:
         folder = (

@@ -32,11 +32,14 @@ if TYPE_CHECKING:
     from hypertrail.space.space import Space
 
 __all__ = [
+    "RATED_MIN_TRIALS",
     "SECTIONS",
+    "Rated",
     "Report",
     "Section",
     "StudyData",
     "build_report",
+    "rated_trials",
     "study_data",
     "thin",
 ]
@@ -58,6 +61,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("audit", "Audit"),
 )
 TOP_PARAMS = 8  # parameters shown in parallel coordinates, slices, heatmaps
+RATED_MIN_TRIALS = 20  # under a fidelity, the parameter views take the highest with this many
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,85 @@ class StudyData:
         """As :meth:`History.best_trained`: under a fidelity, of the furthest trained."""
         done = furthest_trained(self.completed())
         return min(done, key=lambda t: (self.loss(t), t.number)) if done else None
+
+
+@dataclass(frozen=True)
+class Rated:
+    """The complete trials the parameter views (parallel coordinates, slices,
+    importance, sensitivity, choices) compare, and why these.
+
+    Attributes:
+        trials: under a fidelity, the trials at one fidelity; otherwise every complete one.
+        fidelity: that fidelity (None: no fidelity, or every fidelity together).
+        label: how views name it, such as ``epochs=9`` ("" with no fidelity).
+        note: what was chosen and what was left out ("" when nothing was).
+    """
+
+    trials: list[FrozenTrial]
+    fidelity: float | None
+    label: str
+    note: str
+
+
+def rated_trials(data: StudyData, fidelity: float | str = "auto") -> Rated:
+    """The trials whose losses the parameter views compare with each other.
+
+    Under a fidelity a loss after 1 epoch and one after 27 are not the same quantity,
+    and a promoted configuration appears once per rung, so the views rate one
+    fidelity: ``"auto"`` takes the highest that at least :data:`RATED_MIN_TRIALS`
+    trials ran to (as BOHB's model takes the highest budget with enough
+    observations), else the one most trials ran at; a number takes that fidelity;
+    ``"all"`` takes every complete trial together. Trials stopped early (median
+    stopping) hold a value from part of their training and are left out, unless
+    every trial was stopped early.
+
+    Raises:
+        ValueError: for a fidelity no complete trial ran at, or an unknown choice.
+    """
+    if isinstance(fidelity, str) and fidelity not in ("auto", "all"):
+        raise ValueError(f"fidelity must be 'auto', 'all' or a number, got {fidelity!r}")
+    done = data.completed()
+    runs = [t for t in done if t.stopped is None] or done
+    counts = Counter(t.fidelity for t in runs if t.fidelity is not None)
+    if not counts:
+        if not isinstance(fidelity, str):
+            raise ValueError(f"fidelity {fidelity:g} asked for, but the study has no fidelity")
+        return Rated(done, None, "", "")
+    tag = next((t.tags.get("fidelity") for t in runs if t.fidelity is not None), None)
+    unit = str(tag.get("name", "fidelity")) if isinstance(tag, Mapping) else "fidelity"
+    spread = ", ".join(f"{counts[f]} at {f:g}" for f in sorted(counts))
+    if fidelity == "all":
+        note = f"Trials of every {unit} together ({spread}): their losses differ by {unit} too."
+        return Rated(done, None, "", note if len(counts) > 1 else "")
+    if isinstance(fidelity, str):
+        enough = [f for f in counts if counts[f] >= RATED_MIN_TRIALS]
+        chosen = max(enough) if enough else max(counts, key=lambda f: (counts[f], f))
+        why = (
+            f"the highest {unit} value with at least {RATED_MIN_TRIALS} trials"
+            if enough
+            else f"no {unit} has {RATED_MIN_TRIALS} trials; the one with the most"
+        )
+    else:
+        chosen = float(fidelity)
+        if chosen not in counts:
+            raise ValueError(
+                f"no complete trial ran at {unit}={chosen:g}; the study's ran at "
+                + ", ".join(f"{f:g}" for f in sorted(counts))
+            )
+        why = "as asked"
+    kept = [t for t in runs if t.fidelity == chosen]
+    stopped = len(done) - len(runs)
+    note = f"Rated at {unit}={chosen:g} ({why}): {len(kept)} of {len(done)} complete trials"
+    note += f" ({spread}" + (f"; {stopped} stopped early" if stopped else "") + ")."
+    if chosen > min(counts) and stopped == 0:
+        note += (
+            f" Above the lowest {unit} only promoted configurations ran: the views say what"
+            " matters among the promising ones."
+        )
+    if len(counts) > 1:
+        note += f" A loss at another {unit} value is another quantity; `--fidelity` picks one."
+    label = f"{unit}={chosen:g}"
+    return Rated(kept, chosen, label, note if len(kept) < len(done) else "")
 
 
 def study_data(events: Sequence[Event], name: str) -> StudyData:
@@ -319,6 +402,23 @@ def _history(data: StudyData, max_points: int) -> Section:
     )
 
 
+def _at(rated: Rated, note: str) -> str:
+    """A parameter view's note, saying which fidelity's trials it draws."""
+    if not rated.label or not rated.note:
+        return note
+    return f"Trials at {rated.label} only (see Importance). {note.strip()}".strip()
+
+
+def _joined(*notes: str) -> str:
+    """Notes as sentences, in order (each capitalized and ended with a full stop)."""
+    out = []
+    for note in notes:
+        note = note.strip()
+        if note:
+            out.append(note[0].upper() + note[1:] + ("" if note.endswith(".") else "."))
+    return " ".join(out)
+
+
 def _ranked_params(data: StudyData, importance: ImportanceResult | None) -> list[str]:
     """Searched parameters, most important first (space order without an analysis)."""
     names = [p.name for p in data.space.dimensions]
@@ -351,8 +451,10 @@ def _axis(data: StudyData, name: str) -> dict[str, Any]:
     }
 
 
-def _parallel(data: StudyData, importance: ImportanceResult | None, max_points: int) -> Section:
-    done = data.completed()
+def _parallel(
+    data: StudyData, rated: Rated, importance: ImportanceResult | None, max_points: int
+) -> Section:
+    done = rated.trials
     shown = thin(done, data.loss, max_points)
     names = _ranked_params(data, importance)[:TOP_PARAMS]
     dims = [data.space.dimensions.index(data.space[n]) for n in names]
@@ -372,6 +474,7 @@ def _parallel(data: StudyData, importance: ImportanceResult | None, max_points: 
     note = f"{len(shown)} of {len(done)} trials drawn." if len(shown) < len(done) else ""
     if len(names) < len(data.space.dimensions):
         note += f" The {len(names)} most important of {len(data.space.dimensions)} parameters."
+    note = _at(rated, note)
     return Section(
         "parallel",
         "Parallel coordinates",
@@ -386,8 +489,10 @@ def _parallel(data: StudyData, importance: ImportanceResult | None, max_points: 
     )
 
 
-def _slices(data: StudyData, importance: ImportanceResult | None, max_points: int) -> Section:
-    done = data.completed()
+def _slices(
+    data: StudyData, rated: Rated, importance: ImportanceResult | None, max_points: int
+) -> Section:
+    done = rated.trials
     shown = thin(done, data.loss, max_points)
     out = []
     for name in _ranked_params(data, importance)[: min(6, TOP_PARAMS)]:
@@ -411,17 +516,25 @@ def _slices(data: StudyData, importance: ImportanceResult | None, max_points: in
         "slices",
         "Slices",
         {"metric": data.metric.to_json(), "params": out},
-        note=f"{len(shown)} of {len(done)} trials drawn." if len(shown) < len(done) else "",
+        note=_at(
+            rated, f"{len(shown)} of {len(done)} trials drawn." if len(shown) < len(done) else ""
+        ),
         empty=not shown,
     )
 
 
 def _importance(
-    data: StudyData, importance: ImportanceResult | None, sensitivity: Sequence[Any]
+    rated: Rated, importance: ImportanceResult | None, sensitivity: Sequence[Any]
 ) -> Section:
     if importance is None or not importance.params:
         note = importance.note if importance is not None else "Importance was not computed."
-        return Section("importance", "Importance and interactions", {}, note=note, empty=True)
+        return Section(
+            "importance",
+            "Importance and interactions",
+            {},
+            note=_joined(rated.note, note),
+            empty=True,
+        )
     top = [p.name for p in importance.params[:TOP_PARAMS]]
     matrix = [[0.0] * len(top) for _ in top]
     for inter in importance.interactions:
@@ -445,12 +558,15 @@ def _importance(
                 }
                 for s in sensitivity
             ],
+            "fidelity": rated.fidelity,
         },
-        note=importance.note,
+        note=_joined(rated.note, importance.note),
     )
 
 
-def _choices(data: StudyData, importance: ImportanceResult | None, max_points: int) -> Section:
+def _choices(
+    data: StudyData, rated: Rated, importance: ImportanceResult | None, max_points: int
+) -> Section:
     """For each discrete parameter, the continuous parameters of the trials that chose
     each of its values: medians among all and among the best quarter, and points."""
     ranked = _ranked_params(data, importance)
@@ -463,7 +579,7 @@ def _choices(data: StudyData, importance: ImportanceResult | None, max_points: i
     numeric = [
         n for n in ranked if n not in discrete and data.space[n].domain.kind in ("float", "int")
     ][:4]
-    done = data.completed()
+    done = rated.trials
     shown = thin(done, data.loss, max_points)
     cut = np.quantile([data.loss(t) for t in done], 0.25) if done else math.inf
     pairs = []
@@ -510,7 +626,7 @@ def _choices(data: StudyData, importance: ImportanceResult | None, max_points: i
         "choices",
         "Discrete choices and continuous parameters",
         {"metric": data.metric.to_json(), "pairs": pairs},
-        note=note,
+        note=_at(rated, note),
         empty=not pairs,
     )
 
@@ -556,10 +672,12 @@ def build_report(
     importance: ImportanceResult | None = None,
     sensitivity: Sequence[Any] = (),
     replay: ReplayReport | None = None,
+    fidelity: float | str = "auto",
 ) -> Report:
     """Every section's numbers. ``importance`` and ``sensitivity`` come from
     :mod:`hypertrail.analysis.importance` (see :func:`analyse`); ``replay`` from
-    :func:`hypertrail.replay.verify` when the caller ran it."""
+    :func:`hypertrail.replay.verify` when the caller ran it; ``fidelity`` picks the
+    trials the parameter views compare (:func:`rated_trials`)."""
     from hypertrail.reporting.records import (
         audit,
         budget,
@@ -569,13 +687,14 @@ def build_report(
         rungs,
     )
 
+    rated = rated_trials(data, fidelity)
     builders: dict[str, Callable[[], Section]] = {
         "summary": lambda: _summary(data, importance),
         "history": lambda: _history(data, max_points),
-        "parallel": lambda: _parallel(data, importance, max_points),
-        "slices": lambda: _slices(data, importance, max_points),
-        "importance": lambda: _importance(data, importance, sensitivity),
-        "choices": lambda: _choices(data, importance, max_points),
+        "parallel": lambda: _parallel(data, rated, importance, max_points),
+        "slices": lambda: _slices(data, rated, importance, max_points),
+        "importance": lambda: _importance(rated, importance, sensitivity),
+        "choices": lambda: _choices(data, rated, importance, max_points),
         "pareto": lambda: _pareto(data, max_points),
         "lineage": lambda: lineage(data),
         "rungs": lambda: rungs(data, max_points),
@@ -588,13 +707,14 @@ def build_report(
 
 
 def analyse(
-    data: StudyData, *, method: str = "auto", seed: int = 0
+    data: StudyData, *, method: str = "auto", seed: int = 0, fidelity: float | str = "auto"
 ) -> tuple[ImportanceResult | None, list[Any]]:
     """Importance of the searched parameters and the best trial's local sensitivity,
-    on the primary metric (None and [] when the study has no complete trial)."""
+    on the primary metric, over :func:`rated_trials` (``fidelity`` as there; pass
+    :func:`build_report` the same), or None and [] when there is no complete trial."""
     from hypertrail.analysis.importance import importance, sensitivity
 
-    done = data.completed()
+    done = rated_trials(data, fidelity).trials
     if not done:
         return None, []
     result = importance(data.space, done, data.metric, method=method, seed=seed)
