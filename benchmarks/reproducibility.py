@@ -7,7 +7,9 @@
 2. A kill -9 campaign longer than the test suite's: a deterministic study killed
    (driver, driver and workers, or one worker) at random moments and resumed each
    time; reported: kills, acknowledged results kept, trials requeued, and whether the
-   final study equals an uninterrupted run.
+   final study equals an uninterrupted run. Twice: a TPE study, and an ASHA study whose
+   objective trains epoch by epoch from its checkpoint (rungs, parents and values
+   compared with the uninterrupted run's).
 
     python -m benchmarks.reproducibility            # writes docs/benchmarks.md
     python -m benchmarks.reproducibility --no-doc --seeds 1 --kills 10
@@ -19,7 +21,9 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import ROOT, cpu_model, git_revision, update_section
 
@@ -61,6 +65,53 @@ def throughput(mode: str, seed: int, workers: int, trials: int, folder: Path) ->
     return {"wall": wall, "rate": trials / wall, "utilization": busy / (wall * workers)}
 
 
+ASHA = {
+    "name": "asha",
+    "optimizer": "tpe",
+    "fidelity": {"name": "epochs", "min": 1, "max": 9, "eta": 3},
+}
+
+
+def campaign(
+    label: str, optimizer: str | Mapping[str, Any], kills: int, folder: Path
+) -> dict[str, Any]:
+    """One kill -9 campaign of 300 trials on 2 workers, and its uninterrupted twin."""
+    killed = f"sqlite:///{folder / f'killed-{label}.db'}"
+    started = time.perf_counter()
+    result = kill_campaign(killed, kills=kills, trials=300, workers=2, optimizer=optimizer, seed=11)
+    reference = f"sqlite:///{folder / f'reference-{label}.db'}"
+    run_uninterrupted(
+        reference, trials=300, workers=2, optimizer=optimizer, seed=11, deterministic=True
+    )
+    with Study.load("campaign", killed) as a, Study.load("campaign", reference) as b:
+        ta, tb = a.trials, b.trials
+
+        def key(t: Any) -> tuple[Any, ...]:
+            return (t.config, t.values, t.fidelity, t.rung, t.parent)
+
+        return {
+            "result": result,
+            "same": [key(t) for t in ta] == [key(t) for t in tb],
+            "kept": sum(ta[n].value == v for n, v in result.acknowledged.items()),
+            "requeued": sum(t.attempt for t in ta),
+            "complete": sum(t.state.value == "complete" for t in ta),
+            "promotions": sum(t.parent is not None for t in ta),
+            "seconds": time.perf_counter() - started,
+        }
+
+
+def _campaign_line(what: str, c: dict[str, Any]) -> str:
+    r = c["result"]
+    return (
+        f"{what}, killed {r.kills} times with SIGKILL ({r.driver_kills} kills of the "
+        f"driver alone or with its workers, {r.worker_kills} of one worker) at random "
+        f"moments, restarted {r.restarts} times in {c['seconds']:.0f} s: {c['complete']} of "
+        f"300 trials complete, {c['kept']} of {len(r.acknowledged)} acknowledged results "
+        f"present and unchanged, {c['requeued']} runs requeued in place, final study "
+        f"{'identical to' if c['same'] else 'DIFFERENT from'} an uninterrupted run."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -76,21 +127,10 @@ def main() -> None:
             for mode in rows:  # alternate, so both modes share the machine's state
                 rows[mode].append(throughput(mode, seed, args.workers, args.trials, folder))
                 print(mode, seed, rows[mode][-1], flush=True)
-        killed = f"sqlite:///{folder / 'killed.db'}"
-        started = time.perf_counter()
-        campaign = kill_campaign(killed, kills=args.kills, trials=300, workers=2, seed=11)
-        reference = f"sqlite:///{folder / 'reference.db'}"
-        run_uninterrupted(
-            reference, trials=300, workers=2, optimizer="tpe", seed=11, deterministic=True
-        )
-        with Study.load("campaign", killed) as a, Study.load("campaign", reference) as b:
-            ta, tb = a.trials, b.trials
-            same = [(t.config, t.values) for t in ta] == [(t.config, t.values) for t in tb]
-            kept = sum(ta[n].value == v for n, v in campaign.acknowledged.items())
-            requeued = sum(t.attempt for t in ta)
-            complete = sum(t.state.value == "complete" for t in ta)
-        campaign_seconds = time.perf_counter() - started
-    print(campaign, same, kept, requeued, flush=True)
+        tpe = campaign("tpe", "tpe", args.kills, folder)
+        print(tpe, flush=True)
+        asha = campaign("asha", ASHA, args.kills, folder)
+        print(asha, flush=True)
 
     def stat(mode: str, key: str) -> str:
         values = [r[key] for r in rows[mode]]
@@ -102,7 +142,7 @@ def main() -> None:
         for a, d in zip(rows["asynchronous"], rows["deterministic"], strict=True)
     ]
     lines = [
-        "## Reproducibility: the cost of deterministic mode, and a kill -9 campaign",
+        "## Reproducibility: the cost of deterministic mode, and kill -9 campaigns",
         "",
         "Generated by `python -m benchmarks.reproducibility`; edit the script, not this section.",
         f"Machine: {cpu_model()}; hypertrail git {git_revision()}.",
@@ -127,14 +167,19 @@ def main() -> None:
         f"*n* waits for trial *n − {args.workers}* to end, so a slow trial idles the "
         "workers that would run ahead of it.",
         "",
-        f"**Kill -9 campaign.** A deterministic TPE study of 300 trials on 2 workers, "
-        f"killed {campaign.kills} times with SIGKILL ({campaign.driver_kills} kills of the "
-        f"driver alone or with its workers, {campaign.worker_kills} of one worker) at "
-        f"random moments, restarted {campaign.restarts} times in "
-        f"{campaign_seconds:.0f} s: {complete} of 300 trials complete, "
-        f"{kept} of {len(campaign.acknowledged)} acknowledged results present and "
-        f"unchanged, {requeued} runs requeued in place, final study "
-        f"{'identical to' if same else 'DIFFERENT from'} an uninterrupted run.",
+        "**Kill -9 campaigns.** "
+        + _campaign_line("A deterministic TPE study of 300 trials on 2 workers", tpe),
+        "",
+        _campaign_line(
+            "A deterministic ASHA + TPE study of 300 trials on 2 workers (epochs 1-9, eta 3; "
+            f"{asha['promotions']} of its trials are promotions), whose objective trains "
+            "epoch by epoch (5-25 ms each) and saves the epochs done to its checkpoint "
+            "folder after each one",
+            asha,
+        )
+        + " Identical here means the same configurations at the same fidelities and "
+        "rungs, promoted from the same parents, with the same values: an attempt killed "
+        "mid-training resumed from its checkpoint and ended where the uninterrupted run did.",
         "",
     ]
     section = "\n".join(lines)

@@ -1,14 +1,17 @@
 """A kill -9 campaign: run a study in a subprocess, kill it (or one of its workers)
 with SIGKILL at random moments, resume, and check that nothing was lost or doubled.
 
-Used by the test suite (about 20 kills) and by ``benchmarks/kill_campaign.py``
+Used by the test suite (about 20 kills) and by ``benchmarks/reproducibility.py``
 (hundreds). Each driver prints one ``ack N VALUE`` line after a trial's result is
-committed; every acknowledged result must be in the final study unchanged.
+committed; every acknowledged result must be in the final study unchanged. Under a
+multi-fidelity scheduler (an optimizer spec with a ``fidelity``) the objective is
+:func:`curve`, which trains epoch by epoch and resumes from its checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -17,24 +20,33 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hypertrail.trial import Trial
 
-__all__ = ["CampaignResult", "campaign_space", "kill_campaign", "objective", "run_uninterrupted"]
+__all__ = [
+    "CampaignResult",
+    "campaign_space",
+    "curve",
+    "kill_campaign",
+    "objective",
+    "run_uninterrupted",
+]
 
 _DRIVER = textwrap.dedent(
     """
     import sys
     from hypertrail import Study
     from hypertrail.recovery import Recovery
-    from hypertrail.testing.campaign import objective
+    from hypertrail.testing.campaign import curve, objective
 
 
     def main():
         url, total, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        fn = curve if sys.argv[4] == "curve" else objective
         study = Study.load("campaign", url)
         study.recovery = Recovery(heartbeat=0.5, grace=5.0, max_attempts=10_000)
 
@@ -44,7 +56,7 @@ _DRIVER = textwrap.dedent(
 
         print("ready", flush=True)
         with study:
-            study.optimize(objective, max_trials=total, workers=workers, callbacks=[acknowledge])
+            study.optimize(fn, max_trials=total, workers=workers, callbacks=[acknowledge])
         print("done", flush=True)
 
     if __name__ == "__main__":  # spawned workers import this file too
@@ -82,6 +94,32 @@ def objective(trial: Trial) -> float:
     )
 
 
+def curve(trial: Trial) -> float:
+    """:func:`objective`'s loss plus ``1 / epoch``, trained to ``trial.fidelity``
+    epochs of a seeded 5-25 ms each, reported every epoch. The epochs done are saved
+    to the trial's checkpoint folder after each one (written whole, then renamed), so
+    a promotion, or an attempt after a kill, continues where training stopped, and
+    the result is the same whichever attempt finishes."""
+    c = trial.config
+    offset = {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
+    base = (c["x"] - 0.3) ** 2 + offset + abs(math.log10(c["y"]) + 1) + 0.1 * c["n"]
+    state = trial.checkpoint_dir / "state.json"
+    done = int(json.loads(state.read_text())["epochs"]) if state.exists() else 0
+    epochs = int(trial.fidelity or 1)
+    for epoch in range(done + 1, epochs + 1):
+        time.sleep(float(trial.rng.uniform(0.005, 0.025)))
+        if trial.report(epoch, float(base + 1.0 / epoch)):
+            return float(base + 1.0 / epoch)
+        partial = state.with_suffix(".tmp")
+        partial.write_text(json.dumps({"epochs": epoch}))
+        os.replace(partial, state)
+    return float(base + 1.0 / max(epochs, done))
+
+
+def _objective_name(optimizer: str | Mapping[str, Any]) -> str:
+    return "curve" if isinstance(optimizer, Mapping) and "fidelity" in optimizer else "objective"
+
+
 @dataclass
 class CampaignResult:
     """What a campaign did and what it found."""
@@ -98,7 +136,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
-def _create(url: str, optimizer: str, seed: int, workers: int, deterministic: bool) -> None:
+def _create(
+    url: str, optimizer: str | Mapping[str, Any], seed: int, workers: int, deterministic: bool
+) -> None:
     from hypertrail import Study
 
     Study.create(
@@ -106,19 +146,25 @@ def _create(url: str, optimizer: str, seed: int, workers: int, deterministic: bo
         campaign_space(),
         storage=url,
         seed=seed,
-        optimizer=optimizer,
+        optimizer=dict(optimizer) if isinstance(optimizer, Mapping) else optimizer,
         deterministic=workers if deterministic else False,
     ).close()
 
 
 def run_uninterrupted(
-    url: str, *, trials: int, workers: int, optimizer: str, seed: int, deterministic: bool
+    url: str,
+    *,
+    trials: int,
+    workers: int,
+    optimizer: str | Mapping[str, Any],
+    seed: int,
+    deterministic: bool,
 ) -> None:
     """The same study, run once without interruption (the reference)."""
     _create(url, optimizer, seed, workers, deterministic)
     script = _script(url)
     subprocess.run(
-        [sys.executable, str(script), url, str(trials), str(workers)],
+        [sys.executable, str(script), url, str(trials), str(workers), _objective_name(optimizer)],
         check=True,
         capture_output=True,
         env=_env(),
@@ -138,7 +184,7 @@ def kill_campaign(
     kills: int,
     trials: int,
     workers: int = 2,
-    optimizer: str = "tpe",
+    optimizer: str | Mapping[str, Any] = "tpe",
     seed: int = 0,
     deterministic: bool = True,
     rng_seed: int = 0,
@@ -151,18 +197,20 @@ def kill_campaign(
     and its workers, or one worker (the driver goes on). After the kills, the
     driver runs once more to completion. A driver that completes the budget
     before its kill ends the campaign early: ``result.kills`` says how many landed.
+    An ``optimizer`` spec with a ``fidelity`` (a scheduler) runs :func:`curve`.
     """
     import numpy as np
     import psutil
 
     _create(url, optimizer, seed, workers, deterministic)
     script = _script(url)
+    fn = _objective_name(optimizer)
     rng = np.random.default_rng(rng_seed)
     result = CampaignResult()
     started = time.monotonic()
     while True:
         proc = subprocess.Popen(
-            [sys.executable, str(script), url, str(trials), str(workers)],
+            [sys.executable, str(script), url, str(trials), str(workers), fn],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
