@@ -128,9 +128,9 @@ def main() -> None:
                 rows[mode].append(throughput(mode, seed, args.workers, args.trials, folder))
                 print(mode, seed, rows[mode][-1], flush=True)
         tpe = campaign("tpe", "tpe", args.kills, folder)
-        print(tpe, flush=True)
+        print(_campaign_line("tpe", tpe), flush=True)
         asha = campaign("asha", ASHA, args.kills, folder)
-        print(asha, flush=True)
+        print(_campaign_line("asha", asha), flush=True)
 
     def stat(mode: str, key: str) -> str:
         values = [r[key] for r in rows[mode]]
