@@ -175,7 +175,7 @@ def rerun(
     finally:
         executor.close()
         with contextlib.suppress(OSError):  # gone, or a replicate's folder is left
-            study._rerun_checkpoint_dir(0, 0).parent.rmdir()
+            study._reruns_dir().rmdir()
     return summarize(study, [t.number for t in chosen])
 
 

@@ -544,10 +544,14 @@ class Study:
             parent = trials[parent].parent
         return self._checkpoint_root() / self.name / str(root_number)
 
+    def _reruns_dir(self) -> Path:
+        """``<root>/<study>/reruns``: where reruns keep their folders while they run."""
+        return self._checkpoint_root() / self.name / "reruns"
+
     def _rerun_checkpoint_dir(self, number: int, replicate: int) -> Path:
-        """``<root>/<study>/reruns/<n>-<replicate>``: a rerun's own folder, so that it
-        never resumes from the trial's saved state or from another replicate's."""
-        return self._checkpoint_root() / self.name / "reruns" / f"{number}-{replicate}"
+        """``<reruns>/<n>-<replicate>``: a rerun's own folder, so that it never
+        resumes from the trial's saved state or from another replicate's."""
+        return self._reruns_dir() / f"{number}-{replicate}"
 
     def _checkpoint_root(self) -> Path:
         env = os.environ.get("HYPERTRAIL_CHECKPOINTS")
