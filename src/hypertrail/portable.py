@@ -490,19 +490,43 @@ def _fold(events: list[Event], lines: list[int], checker: _Checker) -> int:
 
 def trial_rows(study: Study) -> tuple[list[str], list[list[Any]]]:
     """The trials of ``study`` as a header and one row per trial: number, state,
-    each metric, each parameter (empty when inactive), duration, reason, error.
+    under a fidelity its value (named as the fidelity, e.g. ``epochs``) and the rung,
+    the parent when any trial has one (a promotion's, a mutation's), the step a trial
+    was stopped at when any was, each metric, each parameter (empty when inactive),
+    duration, reason, error.
 
     This is the table ``hypertrail trials`` prints and writes as CSV."""
     metric_names = [m.name for m in study.metrics]
     param_names = list(study.space.names)
-    header = ["number", "state", *metric_names, *param_names, "duration", "reason", "error"]
+    records = study.trials
+    tag = next((t.tags["fidelity"] for t in records if t.fidelity is not None), None)
+    unit = str(tag.get("name", "fidelity")) if isinstance(tag, Mapping) else "fidelity"
+    lineage: list[str] = []
+    if isinstance(tag, Mapping):
+        lineage += [unit, "rung"]
+    if any(t.parent is not None for t in records):
+        lineage.append("parent")
+    if any(t.stopped is not None for t in records):
+        lineage.append("stopped")
+    header = [
+        "number",
+        "state",
+        *lineage,
+        *metric_names,
+        *param_names,
+        "duration",
+        "reason",
+        "error",
+    ]
     rows: list[list[Any]] = []
-    for t in study.trials:
+    for t in records:
         values = t.values or {}
+        cells = {unit: t.fidelity, "rung": t.rung, "parent": t.parent, "stopped": t.stopped}
         rows.append(
             [
                 t.number,
                 t.state.value,
+                *[_blank(cells[c]) for c in lineage],
                 *[values.get(m, "") for m in metric_names],
                 *[t.config.get(p, "") for p in param_names],
                 "" if t.duration is None else f"{t.duration:.3f}",
@@ -511,6 +535,15 @@ def trial_rows(study: Study) -> tuple[list[str], list[list[Any]]]:
             ]
         )
     return header, rows
+
+
+def _blank(value: object) -> object:
+    """A cell: None as empty, a whole float as an integer (``epochs`` 9, not 9.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def write_trials_csv(study: Study, out: IO[str]) -> int:

@@ -113,8 +113,44 @@ def test_trials_json_and_csv(tmp_path: Path) -> None:
     code, out, _ = invoke("trials", "toy", "-s", db, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 8 and {"number", "state", "loss", "lr"} <= set(rows[0])
+    assert not {"rung", "parent", "stopped"} & set(rows[0])  # no fidelity, no lineage
     code, out, _ = invoke("trials", "toy", "-s", db)
     assert code == 0 and "toy: 8 trials" in out
+
+
+def test_trials_of_a_multi_fidelity_study_show_fidelity_rung_parent_and_stops(
+    tmp_path: Path,
+) -> None:
+    from tests import _objectives
+
+    from hypertrail import Float, Space, Study
+
+    db = str(tmp_path / "mf.db")
+    fidelity = {"name": "epochs", "min": 1, "max": 9}
+    for name, scheduler in (("asha", {"name": "asha"}), ("median", {"name": "median"})):
+        spec = {**scheduler, "fidelity": fidelity} | ({"min_trials": 2} if name == "median" else {})
+        with Study.create(
+            name, Space({"x": Float(0.0, 1.0)}), storage=db, seed=1, metrics="loss", optimizer=spec
+        ) as study:
+            study.optimize(_objectives.learning_curve, n_trials=14)
+            trials = study.trials
+        code, out, _ = invoke("trials", name, "-s", db, "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert code == 0 and list(rows[0])[:4] == ["number", "state", "epochs", "rung"]
+        for row, t in zip(rows, trials, strict=True):
+            assert float(row["epochs"]) == t.fidelity and int(row["rung"]) == t.rung
+            if name == "asha":
+                assert row["parent"] == ("" if t.parent is None else str(t.parent))
+            else:
+                assert "parent" not in row
+                assert row["stopped"] == ("" if t.stopped is None else f"{t.stopped:g}")
+        if name == "asha":
+            promoted = next(t for t in trials if t.parent is not None)
+            assert rows[promoted.number]["epochs"] == "3" and rows[promoted.number]["rung"] == "1"
+        else:
+            assert any(t.stopped is not None for t in trials)
+        code, out, _ = invoke("trials", name, "-s", db)
+        assert code == 0 and "epochs" in out and "rung" in out
 
 
 def test_status_lists_studies_with_counts_and_best(tmp_path: Path) -> None:
