@@ -267,27 +267,31 @@ def _rungs(url: str, name: str) -> list[tuple[object, ...]]:
 
 def test_kill_9_under_asha_resumes_with_rungs_and_checkpoints_intact(tmp_path: Path) -> None:
     killed = f"sqlite:///{tmp_path / 'killed.db'}"
-    result = kill_campaign(killed, kills=10, trials=50, workers=2, optimizer=ASHA, seed=3)
+    result = kill_campaign(killed, kills=10, trials=80, workers=2, optimizer=ASHA, seed=3)
     assert result.kills >= 10, result
     log = open_storage(killed)
     study = Study.load("campaign", log)
     trials = study.trials
-    assert [t.number for t in trials] == list(range(50))
+    assert [t.number for t in trials] == list(range(80))
     assert all(t.state is TrialState.COMPLETE for t in trials)
     for number, value in result.acknowledged.items():
         assert trials[number].value == value
     promoted = [t for t in trials if t.parent is not None]
     assert {t.rung for t in promoted} == {1, 2}, "promotions must reach the top rung"
     # A promotion trained only the epochs above its parent's: its first report is the
-    # epoch after them, whether or not its worker was killed on the way.
+    # epoch after them, whether or not its worker was killed on the way. (An attempt
+    # killed after its last epoch was saved leaves the retry nothing to train or report.)
     for t in promoted:
         parent = trials[t.parent or 0]
-        assert t.reports and t.reports[0][0] > (parent.fidelity or 0), (t.number, t.reports)
+        if t.reports:
+            assert t.reports[0][0] > (parent.fidelity or 0), (t.number, t.reports)
+        else:
+            assert t.attempt > 0, t
     assert sum(t.attempt for t in trials) >= 1, "some kills must have hit running trials"
     assert verify(log, "campaign").ok
     study.close()
     log.close()
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    run_uninterrupted(reference, trials=50, workers=2, optimizer=ASHA, seed=3, deterministic=True)
+    run_uninterrupted(reference, trials=80, workers=2, optimizer=ASHA, seed=3, deterministic=True)
     # the same configurations at the same rungs, promoted from the same parents
     assert _rungs(killed, "campaign") == _rungs(reference, "campaign")
