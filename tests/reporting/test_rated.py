@@ -56,7 +56,7 @@ def test_auto_rates_the_highest_fidelity_with_enough_trials(asha: Study) -> None
     )
     assert f"{counts[3.0]} of {len(data.completed())} complete trials" in rated.note
     assert f"{counts[1.0]} at 1, {counts[3.0]} at 3" in rated.note
-    assert "only promoted configurations" in rated.note
+    assert "All of them were promoted from a lower epochs" in rated.note
 
     # At 3 epochs only x matters; all trials together say y (most ran 1 epoch).
     top, _ = analyse(data, method="fanova")
@@ -95,7 +95,28 @@ def test_few_trials_at_the_top_fall_back_to_the_most_populated_fidelity() -> Non
     rated = rated_trials(data)
     assert rated.fidelity == 1.0 and len(rated.trials) == counts[1.0]
     assert f"no epochs has {RATED_MIN_TRIALS} trials; the one with the most" in rated.note
-    assert "only promoted" not in rated.note
+    assert "promoted" not in rated.note
+
+
+def test_a_fidelity_where_new_configurations_also_ran_says_how_many_were_promoted() -> None:
+    from hypertrail import Categorical
+
+    space = Space({"x": Float(0.0, 1.0), "k": Categorical(["a", "b", "c"]), "y": Float(0, 1)})
+    study = Study.create(
+        "hy",
+        space,
+        storage="memory",
+        seed=1,
+        metrics="loss",
+        optimizer={"name": "hybrid", "fidelity": {"name": "epochs", "min": 1, "max": 9}},
+    )
+    study.optimize(crossing, n_trials=24)
+    data = study_data(study.storage.read("hy"), "hy")
+    rated = rated_trials(data, 9)
+    promoted = [t for t in rated.trials if t.parent is not None and "promote" in t.reason]
+    assert 0 < len(promoted) < len(rated.trials)  # the sweep's best, then refinement
+    assert f" {len(promoted)} of them were promoted from a lower epochs." in rated.note
+    assert "All of them" not in rated.note
 
 
 def test_bad_fidelities_say_what_the_study_has(asha: Study) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hypertrail.history import StudyState
+from hypertrail.schedulers.base import is_promotion
 from hypertrail.space.codec import space_from_dict
 from hypertrail.storage.events import TRIAL_ASKED, TRIAL_REPORTED, TRIAL_REQUEUED, Event
 from hypertrail.trial import FrozenTrial, Metric, TrialState, furthest_trained
@@ -181,11 +182,14 @@ def rated_trials(data: StudyData, fidelity: float | str = "auto") -> Rated:
     stopped = len(done) - len(runs)
     note = f"Rated at {unit}={chosen:g} ({why}): {len(kept)} of {len(done)} complete trials"
     note += f" ({spread}" + (f"; {stopped} stopped early" if stopped else "") + ")."
-    if chosen > min(counts) and stopped == 0:
+    promoted = sum(is_promotion(t) for t in kept)
+    if promoted == len(kept):
         note += (
-            f" Above the lowest {unit} only promoted configurations ran: the views say what"
-            " matters among the promising ones."
+            f" All of them were promoted from a lower {unit}: the views say what matters"
+            " among the promising configurations."
         )
+    elif promoted:
+        note += f" {promoted} of them were promoted from a lower {unit}."
     if len(counts) > 1:
         note += f" A loss at another {unit} value is another quantity; `--fidelity` picks one."
     label = f"{unit}={chosen:g}"
