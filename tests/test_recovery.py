@@ -161,7 +161,10 @@ def test_trials_record_where_they_ran_and_their_peak_memory(sqlite_url: str) -> 
 
 def _signature(url: str, name: str) -> list[tuple[object, ...]]:
     with Study.load(name, url) as study:
-        return [(t.number, dict(t.config), t.values, t.state) for t in study.trials]
+        return [
+            (t.number, dict(t.config), t.fidelity, t.rung, t.parent, t.values, t.state)
+            for t in study.trials
+        ]
 
 
 def test_deterministic_studies_do_not_depend_on_timing_or_workers(tmp_path: Path) -> None:
@@ -257,14 +260,6 @@ ASHA = {
 }
 
 
-def _rungs(url: str, name: str) -> list[tuple[object, ...]]:
-    with Study.load(name, url) as study:
-        return [
-            (t.number, dict(t.config), t.fidelity, t.rung, t.parent, t.values, t.state)
-            for t in study.trials
-        ]
-
-
 def test_kill_9_under_asha_resumes_with_rungs_and_checkpoints_intact(tmp_path: Path) -> None:
     killed = f"sqlite:///{tmp_path / 'killed.db'}"
     result = kill_campaign(killed, kills=10, trials=80, workers=2, optimizer=ASHA, seed=3)
@@ -294,4 +289,4 @@ def test_kill_9_under_asha_resumes_with_rungs_and_checkpoints_intact(tmp_path: P
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
     run_uninterrupted(reference, trials=80, workers=2, optimizer=ASHA, seed=3, deterministic=True)
     # the same configurations at the same rungs, promoted from the same parents
-    assert _rungs(killed, "campaign") == _rungs(reference, "campaign")
+    assert _signature(killed, "campaign") == _signature(reference, "campaign")

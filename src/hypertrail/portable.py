@@ -499,10 +499,9 @@ def trial_rows(study: Study) -> tuple[list[str], list[list[Any]]]:
     metric_names = [m.name for m in study.metrics]
     param_names = list(study.space.names)
     records = study.trials
-    tag = next((t.tags["fidelity"] for t in records if t.fidelity is not None), None)
-    unit = str(tag.get("name", "fidelity")) if isinstance(tag, Mapping) else "fidelity"
+    unit = next((t.fidelity_name for t in records if t.fidelity_name is not None), None)
     lineage: list[str] = []
-    if isinstance(tag, Mapping):
+    if unit is not None:
         lineage += [unit, "rung"]
     if any(t.parent is not None for t in records):
         lineage.append("parent")
@@ -521,7 +520,9 @@ def trial_rows(study: Study) -> tuple[list[str], list[list[Any]]]:
     rows: list[list[Any]] = []
     for t in records:
         values = t.values or {}
-        cells = {unit: t.fidelity, "rung": t.rung, "parent": t.parent, "stopped": t.stopped}
+        cells = {"rung": t.rung, "parent": t.parent, "stopped": t.stopped}
+        if unit is not None:
+            cells[unit] = t.fidelity
         rows.append(
             [
                 t.number,

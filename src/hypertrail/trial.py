@@ -102,6 +102,12 @@ class FrozenTrial:
         return float(tag["value"]) if isinstance(tag, Mapping) else None
 
     @property
+    def fidelity_name(self) -> str | None:
+        """What the fidelity counts, as the plan names it (``epochs``; None without one)."""
+        tag = self.tags.get("fidelity")
+        return str(tag.get("name", "fidelity")) if isinstance(tag, Mapping) else None
+
+    @property
     def rung(self) -> int | None:
         """The scheduler's rung of this trial (0 = lowest fidelity), if any."""
         tag = self.tags.get("fidelity")

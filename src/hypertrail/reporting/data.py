@@ -156,8 +156,7 @@ def rated_trials(data: StudyData, fidelity: float | str = "auto") -> Rated:
         if not isinstance(fidelity, str):
             raise ValueError(f"fidelity {fidelity:g} asked for, but the study has no fidelity")
         return Rated(done, None, "", "")
-    tag = next((t.tags.get("fidelity") for t in runs if t.fidelity is not None), None)
-    unit = str(tag.get("name", "fidelity")) if isinstance(tag, Mapping) else "fidelity"
+    unit = next(t.fidelity_name for t in runs if t.fidelity_name is not None)
     spread = ", ".join(f"{counts[f]} at {f:g}" for f in sorted(counts))
     if fidelity == "all":
         note = f"Trials of every {unit} together ({spread}): their losses differ by {unit} too."

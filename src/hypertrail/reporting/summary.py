@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from hypertrail.trial import furthest_trained
@@ -32,8 +31,7 @@ def summary_lines(study: Study, top: int = 5) -> list[str]:
     lines.append(f"best trial #{best.number}: {values}")
     lines.extend(f"  {name} = {value!r}" for name, value in best.config.items())
     metric = study.metrics[0]
-    tag = best.tags.get("fidelity")
-    at = f" at {tag.get('name', 'fidelity')}={best.fidelity:g}" if isinstance(tag, Mapping) else ""
+    at = f" at {best.fidelity_name}={best.fidelity:g}" if best.fidelity is not None else ""
     lines.append(f"top {len(ranked)} by {metric.name} ({metric.goal}){at}:")
     for t in ranked:
         value = (t.values or {})[metric.name]

@@ -83,26 +83,22 @@ def objective(trial: Trial) -> float:
     20-120 ms, so kills land in the middle of trials."""
     rng = trial.rng
     time.sleep(float(rng.uniform(0.02, 0.12)))
-    c = trial.config
+    return float(_loss(trial.config) + 0.01 * rng.random())
+
+
+def _loss(c: Mapping[str, Any]) -> float:
+    """The campaign's loss of a configuration, without noise."""
     offset = {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
-    return float(
-        (c["x"] - 0.3) ** 2
-        + offset
-        + abs(math.log10(c["y"]) + 1)
-        + 0.1 * c["n"]
-        + 0.01 * rng.random()
-    )
+    return float((c["x"] - 0.3) ** 2 + offset + abs(math.log10(c["y"]) + 1) + 0.1 * c["n"])
 
 
 def curve(trial: Trial) -> float:
-    """:func:`objective`'s loss plus ``1 / epoch``, trained to ``trial.fidelity``
-    epochs of a seeded 5-25 ms each, reported every epoch. The epochs done are saved
-    to the trial's checkpoint folder after each one (written whole, then renamed), so
-    a promotion, or an attempt after a kill, continues where training stopped, and
-    the result is the same whichever attempt finishes."""
-    c = trial.config
-    offset = {"a": 0.0, "b": 0.5, "c": 1.0}[c["kind"]]
-    base = (c["x"] - 0.3) ** 2 + offset + abs(math.log10(c["y"]) + 1) + 0.1 * c["n"]
+    """:func:`objective`'s loss without its noise, plus ``1 / epoch``, trained to
+    ``trial.fidelity`` epochs of a seeded 5-25 ms each, reported every epoch. The
+    epochs done are saved to the trial's checkpoint folder after each one (written
+    whole, then renamed), so a promotion, or an attempt after a kill, continues where
+    training stopped, and the result is the same whichever attempt finishes."""
+    base = _loss(trial.config)
     state = trial.checkpoint_dir / "state.json"
     done = int(json.loads(state.read_text())["epochs"]) if state.exists() else 0
     epochs = int(trial.fidelity or 1)
