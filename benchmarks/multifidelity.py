@@ -24,6 +24,10 @@ Usage, from the repository root::
     python benchmarks/multifidelity.py --problems mf_mlp_digits --seeds 0-29 \\
         --methods ht-asha-gp,ht-hyperband-gp,optuna-tpe-hyperband,ht-hybrid-full \\
         --utilization-trials 0 --section multifidelity-mlp-30  # all 30 read together, ~30 min
+    python benchmarks/multifidelity.py --synthetic-seeds 40 --mlp-seeds 10 \
+        --methods ht-asha-tpe,ht-asha-tpe-rung,ht-hyperband-tpe,ht-hyperband-tpe-rung,\
+ht-asha-gp-ranked,ht-asha-gp-rung,optuna-tpe-hyperband --utilization-trials 0 \
+        --section multifidelity-views   # what the optimizer sees of the rungs, ~15 min
 
 Every (problem, method, seed) is one job, run sequentially in memory; jobs are spread
 over ``--workers`` spawned processes (one BLAS thread each). A job's budget is
@@ -33,6 +37,8 @@ over ``--workers`` spawned processes (one BLAS thread each). A job's budget is
   wrapping an optimizer (fidelity epochs 1..27, eta 3), asked and told trial by trial
   until :func:`~hypertrail.schedulers.base.fidelity_cost` of the study reaches ``B`` (a
   promotion costs its increase over its parent; the last trial's whole cost counts).
+  A ``-rung`` suffix: the optimizer sees one rung (``model_view: rung``, as BOHB)
+  instead of every configuration ranked by the rung it reached (the default).
 * ``optuna-tpe-hyperband``, ``optuna-tpe-sh``: ``TPESampler(seed=s)`` with
   ``HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3)`` or
   ``SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)``; the objective reports
@@ -132,13 +138,36 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-asha-gp-rung": (
         "ours",
-        {"name": "asha", "optimizer": "gp", "across_fidelities": False},
+        {"name": "asha", "optimizer": "gp", "across_fidelities": False, "model_view": "rung"},
         "hypertrail `asha` + `gp` on one rung's trials (the highest with enough, as BOHB)",
     ),
     "ht-hyperband-gp": (
         "ours",
         {"name": "hyperband", "optimizer": "gp"},
         "hypertrail `hyperband` + `gp` (across fidelities)",
+    ),
+    # Not run by default: how the optimizer's view of the rungs (``model_view``) and
+    # the hybrid under a scheduler compare (``--methods`` names them).
+    "ht-asha-tpe-rung": (
+        "ours",
+        {"name": "asha", "optimizer": "tpe", "model_view": "rung"},
+        "hypertrail `asha` + `tpe` on one rung's trials (`model_view: rung`, as BOHB)",
+    ),
+    "ht-hyperband-tpe-rung": (
+        "ours",
+        {"name": "hyperband", "optimizer": "tpe", "model_view": "rung"},
+        "hypertrail `hyperband` + `tpe` on one rung's trials (`model_view: rung`, as BOHB)",
+    ),
+    "ht-asha-gp-ranked": (
+        "ours",
+        {"name": "asha", "optimizer": "gp", "across_fidelities": False},
+        "hypertrail `asha` + `gp` on every configuration ranked by the rung it reached "
+        "(`model_view: ranked`), not the joint GP",
+    ),
+    "ht-asha-hybrid": (
+        "ours",
+        {"name": "asha", "optimizer": "hybrid"},
+        "hypertrail `asha` + `hybrid` (`model_view: ranked`)",
     ),
     "ht-hybrid-mf": (
         "ours",
@@ -159,6 +188,8 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-hybrid-full": ("full", "hybrid", "hypertrail `hybrid`, every trial at 27 epochs"),
 }
+OPTIONAL = ("ht-asha-tpe-rung", "ht-hyperband-tpe-rung", "ht-asha-gp-ranked", "ht-asha-hybrid")
+DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
 OPTUNA_HB = "optuna-tpe-hyperband"
 FULL = "ht-hybrid-full"
@@ -1088,7 +1119,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Multi-fidelity search: hypertrail schedulers vs Optuna pruners.",
     )
     parser.add_argument("--problems", default=",".join(MF_PROBLEMS))
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated (default: all but {', '.join(OPTIONAL)})",
+    )
     parser.add_argument(
         "--seeds",
         default="",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -183,44 +184,101 @@ def test_parallel_workers_replay(tmp_path: Path, scheduler: str) -> None:
     assert report.ok and report.checked == 30
 
 
-def test_model_based_view_uses_the_highest_rung_with_enough_trials() -> None:
-    from hypertrail.schedulers.asha import ASHA
+def _tagged(
+    n: int,
+    rung: int,
+    value: float | None,
+    parent: int | None = None,
+    state: TrialState | None = None,
+) -> FrozenTrial:
+    """Trial ``n`` at ``rung`` of EPOCHS with ``x = n / 10`` (its parent's when promoted);
+    complete with ``value``, running without one, or ``state``."""
+    if state is None:
+        state = TrialState.COMPLETE if value is not None else TrialState.RUNNING
+    tag: dict[str, Any] = {"name": "epochs", "value": [1, 3, 9, 27][rung], "rung": rung}
+    tag["bracket"] = 0
+    if parent is not None:
+        tag["promoted"] = True
+    return FrozenTrial(
+        n,
+        state,
+        {"x": (n if parent is None else parent) / 10, "y": 0.5},
+        {"loss": value} if value is not None else None,
+        parent=parent,
+        tags={"fidelity": tag},
+    )
+
+
+def _history(trials: list[FrozenTrial]) -> History:
     from hypertrail.trial import Metric
 
-    asha = ASHA(optimizer="tpe", fidelity=EPOCHS, min_points=3)
+    return History(0, (Metric("loss", "minimize"),), tuple(trials), len(trials))
 
-    def trial(n: int, rung: int, value: float | None, parent: int | None = None) -> FrozenTrial:
-        state = TrialState.COMPLETE if value is not None else TrialState.RUNNING
-        tag = {"name": "epochs", "value": [1, 3, 9, 27][rung], "rung": rung, "bracket": 0}
-        if parent is not None:
-            tag["promoted"] = True
-        tags = {"fidelity": tag}
-        return FrozenTrial(
-            n,
-            state,
-            {"x": (n if parent is None else parent) / 10, "y": 0.5},
-            {"loss": value} if value else None,
-            parent=parent,
-            tags=tags,
-        )
 
-    trials = [trial(i, 0, 1.0 + i) for i in range(6)]
-    trials += [trial(6, 1, 0.5, 0), trial(7, 1, 0.4, 1), trial(8, 0, None)]
-    history = History(0, (Metric("loss", "minimize"),), tuple(trials), 9)
-    view, numbers, source = asha.view(SPACE, history)
+def test_rung_view_uses_the_highest_rung_with_enough_trials() -> None:
+    from hypertrail.schedulers.asha import ASHA
+
+    asha = ASHA(optimizer="tpe", fidelity=EPOCHS, min_points=3, model_view="rung")
+    trials = [_tagged(i, 0, 1.0 + i) for i in range(6)]
+    trials += [_tagged(6, 1, 0.5, 0), _tagged(7, 1, 0.4, 1), _tagged(8, 0, None)]
+    view, numbers, source = asha.view(SPACE, _history(trials))
     assert source == "6 trials of rung 0"  # rung 1 has 2 < 3
     assert numbers == [0, 1, 2, 3, 4, 5, 8] and view.trials[-1].state is TrialState.RUNNING
-    trials.append(trial(9, 1, 0.3, 2))
-    history = History(0, (Metric("loss", "minimize"),), tuple(trials), 10)
-    view, numbers, source = asha.view(SPACE, history)
+    trials.append(_tagged(9, 1, 0.3, 2))
+    view, numbers, source = asha.view(SPACE, _history(trials))
     # One row per configuration: the promoted ones with their rung-1 values, the
     # others pending, so the model sees one fidelity and a sequence keeps moving.
     assert source == "3 trials of rung 1" and numbers == [0, 1, 2, 3, 4, 5, 8]
     assert [t.value for t in view.trials] == [0.5, 0.4, 0.3, None, None, None, None]
     assert [t.number for t in view.trials] == list(range(7))
     blind = ASHA(optimizer="sobol", fidelity=EPOCHS, model_based=False)
-    view, numbers, source = blind.view(SPACE, history)
+    view, numbers, source = blind.view(SPACE, _history(trials))
     assert all(t.values is None for t in view.trials) and numbers == [0, 1, 2, 3, 4, 5, 8]
+
+
+def test_ranked_view_puts_every_configuration_at_its_furthest_rung() -> None:
+    from hypertrail.schedulers.asha import ASHA
+
+    asha = ASHA(optimizer="tpe", fidelity=EPOCHS)
+    assert asha.model_view == "ranked"
+    # Rung 0: configurations 0-5 (losses 1..6); 0 and 1 promoted to rung 1, where 0
+    # is worse (0.5) than 1 (0.4) and still better than every loss at rung 0; 2's
+    # promotion failed; 3's is running; 7 is new and running.
+    trials = [_tagged(i, 0, 1.0 + i) for i in range(6)]
+    trials += [
+        _tagged(6, 1, 0.5, 0),
+        _tagged(7, 0, None),
+        _tagged(8, 1, 0.4, 1),
+        _tagged(9, 1, None, 2, state=TrialState.FAILED),
+        _tagged(10, 1, None, 3),
+    ]
+    view, numbers, source = asha.view(SPACE, _history(trials))
+    assert numbers == [0, 1, 2, 3, 4, 5, 7]
+    assert source == (
+        "5 configurations ranked by the rung they reached (2 at rung 1, 3 at rung 0), 1 failed"
+    )
+    states = [t.state for t in view.trials]
+    assert states[2] is TrialState.FAILED and states[6] is TrialState.RUNNING
+    loss = {t.number: view.loss(t) for t in view.trials if t.state is TrialState.COMPLETE}
+    # What went further ranks first, then by loss at that rung; 3 keeps its rung-0
+    # place while its promotion runs. Scores, not losses: rung 1 in [2, 3), rung 0 in [3, 4).
+    assert sorted(loss, key=loss.__getitem__) == [1, 0, 3, 4, 5]
+    assert all(2 <= loss[n] < 3 for n in (0, 1)) and all(3 <= loss[n] < 4 for n in (3, 4, 5))
+    # A maximized metric gets the same order (values carry its sign).
+    from hypertrail.trial import Metric
+
+    flipped = [replace(t, values={"acc": -t.value}) if t.value is not None else t for t in trials]
+    maximized = History(0, (Metric("acc", "maximize"),), tuple(flipped), len(flipped))
+    view, _, _ = asha.view(SPACE, maximized)
+    ranked = sorted((t for t in view.trials if t.state is TrialState.COMPLETE), key=view.loss)
+    assert [t.number for t in ranked] == [1, 0, 3, 4, 5]
+
+
+def test_model_view_is_checked() -> None:
+    from hypertrail.schedulers.asha import ASHA
+
+    with pytest.raises(ValueError, match="model_view must be one of ranked, rung, got 'best'"):
+        ASHA(optimizer="tpe", fidelity=EPOCHS, model_view="best")
 
 
 def test_median_stopping_stops_bad_trials_and_records_why(tmp_path: Path) -> None:

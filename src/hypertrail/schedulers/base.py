@@ -11,8 +11,11 @@ configuration at the next rung, whose ``parent`` is the trial promoted and whose
 reason says why ("promoted to rung 2 (epochs=9): 3rd of 27 at rung 1"); its
 ``checkpoint_dir`` is the one of the first trial of that configuration, so training
 continues rather than starting over. A *new* configuration comes from the wrapped
-optimizer, which sees (``model_based``, as BOHB does) the completed trials of the
-highest rung with enough of them, falling back to lower rungs; without
+optimizer, which sees (``model_based``) every configuration at the furthest rung it
+completed, ranked: one that went further ranks above every one that stopped lower,
+then by its loss there (``model_view: ranked``, the default, as Optuna's TPE ranks
+pruned trials); or (``model_view: rung``, as BOHB does) the completed trials of the
+highest rung with enough of them, falling back to lower rungs. Without
 ``model_based`` it sees none and proposes as it would at the start of a search.
 
 Each proposal's extras carry ``{"fidelity": {"name", "value", "rung", "bracket"}}``;
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from hypertrail.space.space import Space
 
 __all__ = [
+    "MODEL_VIEWS",
     "Fidelity",
     "New",
     "Promote",
@@ -49,6 +53,9 @@ __all__ = [
     "rung_trials",
     "trial_costs",
 ]
+
+MODEL_VIEWS = ("ranked", "rung")
+"""What a model-based scheduler's optimizer sees (:attr:`Scheduled.model_view`)."""
 
 
 @dataclass(frozen=True)
@@ -217,11 +224,17 @@ class Scheduled:
         optimizer: the optimizer that proposes new configurations (a registry name or
             ``{name: ..., options}``); any but another scheduler.
         fidelity: ``{name, min, max, eta, type}`` (see :class:`Fidelity`).
-        model_based: the optimizer sees the completed trials of the highest rung
-            holding at least ``min_points`` of them (else lower rungs); False: it
-            sees none and proposes as at the start of a search.
-        min_points: trials a rung needs to feed the model (default: the space's
-            searched parameters + 2, at least 5).
+        model_based: the optimizer sees the trials so far (as ``model_view`` says);
+            False: it sees none and proposes as at the start of a search.
+        model_view: what a model-based optimizer sees. ``ranked`` (the default):
+            every configuration once, at the furthest rung it completed, scored so
+            that going further beats any loss at a lower rung and, within a rung,
+            a lower loss wins (:meth:`ranked_view`); a configuration whose run
+            failed past that rung is failed. ``rung``: the completed trials of the
+            highest rung holding at least ``min_points`` of them (else the lowest
+            rung with any), as BOHB; the other configurations show as running.
+        min_points: trials a rung needs to feed the model under ``model_view:
+            rung`` (default: the space's searched parameters + 2, at least 5).
         across_fidelities: one GP on the trials of every rung with the fidelity as
             an input, new configurations chosen at the top fidelity
             (:mod:`hypertrail.schedulers.joint`), instead of one rung's trials. Needs
@@ -231,10 +244,13 @@ class Scheduled:
     """
 
     name: ClassVar[str] = ""
+    revision: ClassVar[int] = 2
+    """2: ``model_view: ranked`` became the default (it was ``rung``)."""
     needs_fidelity: ClassVar[bool] = True  # median stopping works on reported steps alone
     optimizer: Any = "random"
     fidelity: Any = None
     model_based: bool = True
+    model_view: str = "ranked"
     min_points: int | None = None
     across_fidelities: bool | None = None
     joint_acquisition: str = "thompson"
@@ -259,6 +275,10 @@ class Scheduled:
         object.__setattr__(self, "_inner", inner)
         if not isinstance(self.model_based, bool):
             raise ValueError(f"model_based must be true or false, got {self.model_based!r}")
+        if self.model_view not in MODEL_VIEWS:
+            raise ValueError(
+                f"model_view must be one of {', '.join(MODEL_VIEWS)}, got {self.model_view!r}"
+            )
         if self.min_points is not None and (
             isinstance(self.min_points, bool)
             or not isinstance(self.min_points, int)
@@ -394,6 +414,8 @@ class Scheduled:
                 [t.number for t in births],
                 "no values (model_based: false)",
             )
+        if self.model_view == "ranked":
+            return self.ranked_view(history, births)
         need = self.min_points or max(5, len(space.dimensions) + 2)
         chosen, rung_used = [], None
         for rung in range(len(self.levels) - 1, -1, -1):
@@ -417,6 +439,72 @@ class Scheduled:
                     replace(birth, number=i, parent=None, state=TrialState.RUNNING, values=None)
                 )
         source = f"{len(chosen)} trials of rung {rung_used}" if chosen else "no trials"
+        return (
+            History(history.seed, history.metrics, tuple(rows), history.cursor),
+            [t.number for t in births],
+            source,
+        )
+
+    def ranked_view(
+        self, history: History, births: Sequence[FrozenTrial]
+    ) -> tuple[History, list[int], str]:
+        """``model_view: ranked``: one row per configuration ever proposed, in order.
+
+        A configuration that completed rung ``r`` (its furthest) scores
+        ``(top - r) + position / (n + 1)``, ``position`` its place (0 first) among the
+        ``n`` completed trials of rung ``r`` by loss: whatever went further ranks
+        first, and the optimizer sees ranks, not losses, so values of different
+        fidelities are never compared. One whose run failed at a rung above its
+        furthest complete one is failed (a bad region); one with nothing complete yet
+        is running. Other metrics keep their values at the furthest rung.
+        """
+        metric = history.metrics[0]
+        top = len(self.levels) - 1
+        furthest: dict[str, tuple[FrozenTrial, int, float]] = {}
+        failed_at: dict[str, int] = {}
+        for rung in range(top + 1):
+            trials = rung_trials(history, rung)
+            done = sorted(
+                (t for t in trials if t.state is TrialState.COMPLETE),
+                key=lambda t: (history.loss(t), t.number),
+            )
+            for position, t in enumerate(done):
+                furthest[config_key(t.config)] = (
+                    t,
+                    rung,
+                    (top - rung) + position / (len(done) + 1),
+                )
+            for t in trials:
+                if t.state is TrialState.FAILED:
+                    failed_at[config_key(t.config)] = rung
+        rows = []
+        reached = [0] * (top + 1)
+        failed = 0
+        for i, birth in enumerate(births):
+            key = config_key(birth.config)
+            found = furthest.get(key)
+            if failed_at.get(key, -1) > (found[1] if found is not None else -1):
+                failed += 1
+                rows.append(
+                    replace(birth, number=i, parent=None, state=TrialState.FAILED, values=None)
+                )
+            elif found is not None:
+                trial, rung, score = found
+                reached[rung] += 1
+                values = {**(trial.values or {}), metric.name: metric.sign * score}
+                rows.append(
+                    replace(birth, number=i, parent=None, state=TrialState.COMPLETE, values=values)
+                )
+            else:
+                rows.append(
+                    replace(birth, number=i, parent=None, state=TrialState.RUNNING, values=None)
+                )
+        counts = [f"{n} at rung {r}" for r, n in reversed(list(enumerate(reached))) if n]
+        source = f"{sum(reached)} configurations ranked by the rung they reached"
+        if counts:
+            source += f" ({', '.join(counts)})"
+        if failed:
+            source += f", {failed} failed"
         return (
             History(history.seed, history.metrics, tuple(rows), history.cursor),
             [t.number for t in births],

@@ -37,6 +37,7 @@ class MedianStopping(Scheduled):
     """
 
     name: ClassVar[str] = "median"
+    revision: ClassVar[int] = 1  # its optimizer sees the whole history: no model view
     needs_fidelity: ClassVar[bool] = False
     min_trials: int = 5
     warmup: float = 0.0
