@@ -47,7 +47,7 @@ def module_name(folder: Path) -> str:
     return "toy_" + hashlib.sha1(str(folder).encode()).hexdigest()[:10]
 
 
-def write_plan(folder: Path, trials: int = 8, extra: str = "") -> Path:
+def write_plan(folder: Path, trials: int = 8, extra: str = "", optimizer: str = "random") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{module_name(folder)}.py").write_text(OBJECTIVE)
     (folder / "space.yaml").write_text(SPACE)
@@ -61,7 +61,7 @@ def write_plan(folder: Path, trials: int = 8, extra: str = "") -> Path:
             objective: {module_name(folder)}:evaluate
             metrics: {{loss: minimize}}
             budget: {{trials: {trials}}}
-            optimizer: random
+            optimizer: {optimizer}
             """
         )
         + extra

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.cli.test_commands import invoke, write_plan
@@ -36,6 +37,29 @@ def test_scheduler_options_wrap_the_plan_optimizer(tmp_path: Path) -> None:
     assert all(t["reason"].startswith("hyperband: ") for t in json.loads(out))
 
 
+def test_the_model_view_is_a_plan_option_and_named_in_reasons(tmp_path: Path) -> None:
+    reasons = {}
+    for view in ("ranked", "rung"):
+        plan = write_plan(
+            tmp_path / view,
+            trials=30,
+            extra="fidelity: {name: epochs, min: 1, max: 9}\n"
+            f"scheduler: {{name: asha, model_view: {view}}}\n",
+            optimizer="tpe",
+        )
+        code, _, err = invoke("run", str(plan), "--no-progress")
+        assert code == 0, err
+        code, out, _ = invoke("trials", str(plan), "--format", "json")
+        reasons[view] = [t["reason"] for t in json.loads(out)]
+    # The optimizer (TPE) says what it saw: every configuration, or one rung.
+    ranked = [r for r in reasons["ranked"] if "; tpe on " in r]
+    one_rung = [r for r in reasons["rung"] if "; tpe on " in r]
+    assert ranked and all("configurations ranked by the rung they reached" in r for r in ranked)
+    assert one_rung and all(
+        re.search(r"tpe on (\d+ trials of rung \d|no trials)", r) for r in one_rung
+    )
+
+
 def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path) -> None:
     cases = {
         "fidelity: {name: epochs, min: 9, max: 1}\n": "fidelity: fidelity needs 0 < min < max",
@@ -46,6 +70,8 @@ def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path)
         "scheduler: {name: asha, across_fidelities: true}\n": "across_fidelities needs optimizer gp",
         "fidelity: {name: e, min: 1, max: 9}\n"
         "scheduler: {name: asha, joint_acquisition: ucb}\n": "joint_acquisition must be one of",
+        "fidelity: {name: e, min: 1, max: 9}\n"
+        "scheduler: {name: asha, model_view: best}\n": "model_view must be one of ranked, rung",
     }
     for i, (extra, message) in enumerate(cases.items()):
         plan = write_plan(tmp_path / f"p{i}", extra=extra)
