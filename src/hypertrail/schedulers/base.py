@@ -237,7 +237,7 @@ class Scheduled:
             rung`` (default: the space's searched parameters + 2, at least 5).
         across_fidelities: one GP on the trials of every rung with the fidelity as
             an input, new configurations chosen at the top fidelity
-            (:mod:`hypertrail.schedulers.joint`), instead of one rung's trials. Needs
+            (:mod:`hypertrail.schedulers.joint`), instead of ``model_view``. Needs
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
         joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
             default) or ``ei`` (log EI).
