@@ -142,3 +142,47 @@ def test_winners_are_remeasured_where_the_problem_offers_it() -> None:
         j.pop("remeasured", None)
     branin = mf.summarize(jobs, {"mf_branin": reference["mf_mlp_digits"]}, ["mf_branin"], methods)
     assert mf._remeasured_lines(branin, 10, 100) == []
+
+
+def test_a_section_leaves_out_the_bar_whose_reference_method_did_not_run() -> None:
+    optimum = mf_branin().optimum
+    assert optimum is not None
+    reference = {"mf_branin": {"median": optimum + 1.0, "best": optimum}}
+    jobs = []
+    for seed in range(3):
+        jobs.append(_job("ht-asha-gp", seed, [[50.0, optimum + 0.5], [200.0, optimum + 0.1]]))
+        jobs.append(_job(mf.OPTUNA_HB, seed, [[27.0, optimum + 0.3]]))
+        jobs.append(_job(mf.FULL, seed, [[27.0 * (k + 1), optimum + 0.2] for k in range(10)]))
+    meta = {
+        "command": "python benchmarks/multifidelity.py",
+        "date": "2026-11-25",
+        "git": "abc1234",
+        "cpu": "test CPU",
+        "cores": 2,
+        "load": 0.1,
+        "python": "3.11",
+        "optuna": "5",
+        "sklearn": "1",
+        "numpy": "2",
+        "workers": 1,
+        "minutes": 0.1,
+        "results_file": "r.jsonl",
+        "budget_evals": 10,
+        "full_evals": 10,
+    }
+
+    def section(methods: list[str]) -> str:
+        kept = [j for j in jobs if j["method"] in methods]
+        summary = mf.summarize(kept, reference, ["mf_branin"], methods)
+        return mf.render_section(summary, [], {**meta, "methods": methods}, kept)
+
+    both = section(["ht-asha-gp", mf.OPTUNA_HB, mf.FULL])
+    assert "### Ours against Optuna's Hyperband" in both
+    assert "| `mf_branin` | `ht-asha-gp` |" in both
+    assert "### A third of the budget against" in both
+    no_optuna = section(["ht-asha-gp", mf.FULL])
+    assert "Optuna's Hyperband" not in no_optuna
+    assert "### A third of the budget against" in no_optuna
+    no_full = section(["ht-asha-gp", mf.OPTUNA_HB])
+    assert "### Ours against Optuna's Hyperband" in no_full
+    assert "A third of the budget" not in no_full
