@@ -67,6 +67,14 @@ def test_summary_names_the_method_of_ours_that_reaches_the_full_run_first() -> N
     assert mf._reach({"ht-asha-gp": None}, 891.0, 2700.0) == "not within B = 891"
 
 
+def test_the_second_bar_is_met_at_or_below_and_missed_only_when_the_interval_is_above_0() -> None:
+    assert mf.verdict((-0.01, (-0.02, 0.0))) == "met"
+    assert mf.verdict((0.0, (-0.01, 0.01))) == "met"
+    assert mf.verdict((0.01, (-0.02, 0.04))) == "not told apart"
+    assert mf.verdict((0.01, (0.0, 0.02))) == "not told apart"  # the interval reaches 0
+    assert mf.verdict((0.03, (0.01, 0.05))) == "missed"
+
+
 def test_seed_counts_per_problem_family_and_an_explicit_list_for_all() -> None:
     from benchmarks.multifidelity import _seeds_for, parse_args
 
@@ -124,6 +132,10 @@ def test_winners_are_remeasured_where_the_problem_offers_it() -> None:
     assert (
         "| **`ht-asha-gp`** | 2.0 | 1.50 | 1.70 [1.70, 1.70] | 1.70 | 0.20 | −0.500 [−0.500, −0.500] |"
         in lines
+    )
+    assert (
+        "The second bar on the re-measured errors, `ht-asha-gp` at B minus "
+        f"`{mf.FULL}` at 100 evaluations: −0.500 [−0.500, −0.500] points, **met**." in lines
     )
     full_rows = [line for line in lines if line.startswith(f"| `{mf.FULL}`")]
     # B = 270 units = its first 10 evaluations; re-measured 2.4, 2.3, 2.2, 2.1 %
@@ -183,6 +195,8 @@ def test_a_section_leaves_out_the_bar_whose_reference_method_did_not_run() -> No
     no_optuna = section(["ht-asha-gp", mf.FULL])
     assert "Optuna's Hyperband" not in no_optuna
     assert "### A third of the budget against" in no_optuna
+    # ours 0.1 on every seed against the full run's 0.2 at its end
+    assert "| −0.100 [−0.100, −0.100] | met |" in both
     no_full = section(["ht-asha-gp", mf.OPTUNA_HB])
     assert "### Ours against Optuna's Hyperband" in no_full
     assert "A third of the budget" not in no_full
