@@ -157,14 +157,13 @@ def test_additive_fit_follows_the_gradient_of_its_objective() -> None:
 
 
 def test_additive_kernel_learns_a_main_effect_the_product_kernel_misses() -> None:
-    # The value is a sum of one-dimensional effects of five inputs, observed
+    # The value is mostly a sum of one-dimensional effects in five inputs, observed
     # at 60 scattered points; away from them the additive part still predicts each
     # input's own effect, so its error at fresh points is lower.
     rng = np.random.default_rng(5)
 
     def f(x: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.sum(np.sin(4 * x), axis=1)
-        return out
+        return np.sum(np.sin(4 * x), axis=1)
 
     x = rng.random((60, 5))
     y = f(x)
