@@ -114,68 +114,6 @@ def test_gp_fit_with_a_noise_column_has_the_gradient_of_its_objective() -> None:
     assert here <= penalized_nll(gp.log_n2_low - 0.3) + 1e-6
 
 
-def test_additive_fit_follows_the_gradient_of_its_objective() -> None:
-    # Every hyperparameter of the additive kernel (its own length scales and variance)
-    # has an analytic gradient: compare it with central differences of the objective.
-    import scipy.optimize
-
-    from hypertrail.optimizers.gp import model
-
-    rng = np.random.default_rng(4)
-    x = np.column_stack([rng.random((40, 2)), rng.choice([0.0, 0.5, 1.0], 40)])
-    x = np.column_stack([x, rng.integers(0, 3, 40)])  # one categorical column
-    y = np.sin(3 * x[:, 0]) + x[:, 1] ** 2 + 0.1 * rng.standard_normal(40)
-    y = (y - y.mean()) / y.std()
-    captured = {}
-    real = scipy.optimize.minimize
-
-    def capture(fun, x0, **kwargs):  # type: ignore[no-untyped-def]
-        captured["fun"], captured["x0"] = fun, x0
-        return real(fun, x0, **kwargs)
-
-    scipy.optimize.minimize = capture
-    try:
-        gp = model.fit_gp(x, y, n_numeric=3, noise_column=2, additive=True)
-    finally:
-        scipy.optimize.minimize = real
-    assert gp.log_la is not None and gp.log_la.shape == (4,) and math.isfinite(gp.log_s2a)
-    fun, theta = captured["fun"], captured["x0"] + rng.normal(0.0, 0.3, len(captured["x0"]))
-    assert len(theta) == 4 + 3 + 4 + 1  # length scales, s2, n2, n2_low; additive: 4 + 1
-    _, grad = fun(theta)
-    numeric = np.array(
-        [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(len(theta)) * 1e-6]
-    )
-    np.testing.assert_allclose(grad, numeric, atol=1e-4 * max(1.0, np.abs(grad).max()))
-    # The joint posterior and the pointwise prediction agree on the variance.
-    mean, cov = gp.posterior(x[:6])
-    pointwise_mean, var = gp.predict(x[:6])
-    np.testing.assert_allclose(mean, pointwise_mean)
-    np.testing.assert_allclose(np.diag(cov), var, rtol=1e-6, atol=1e-9)
-    # Conditioning keeps the additive part.
-    extra = gp.condition_on(x[:2], y[:2])
-    assert extra.log_la is not None and np.array_equal(extra.log_la, gp.log_la)
-
-
-def test_additive_kernel_learns_a_main_effect_the_product_kernel_misses() -> None:
-    # The value is mostly a sum of one-dimensional effects in five inputs, observed
-    # at 60 scattered points; away from them the additive part still predicts each
-    # input's own effect, so its error at fresh points is lower.
-    rng = np.random.default_rng(5)
-
-    def f(x: np.ndarray) -> np.ndarray:
-        return np.sum(np.sin(4 * x), axis=1)
-
-    x = rng.random((60, 5))
-    y = f(x)
-    mu, sd = y.mean(), y.std()
-    fresh = rng.random((400, 5))
-    errors = {}
-    for additive in (False, True):
-        gp = fit_gp(x, (y - mu) / sd, n_numeric=5, additive=additive)
-        errors[additive] = float(np.mean((gp.predict(fresh)[0] * sd + mu - f(fresh)) ** 2))
-    assert errors[True] < 0.5 * errors[False]
-
-
 def test_robust_standardize_tames_outliers() -> None:
     y = np.array([1.0, 1.1, 0.9, 1.05, 1e9])
     z = robust_standardize(y)

@@ -204,44 +204,6 @@ def test_joint_acquisition_is_checked_and_log_ei_stays_available(tmp_path: Path)
     assert "logEI" in reasons["ei"] and "Thompson" not in reasons["ei"]
 
 
-def test_joint_kernel_is_checked_and_the_additive_one_replays(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="joint_kernel must be one of matern, additive"):
-        Hyperband(optimizer="gp", fidelity=EPOCHS, joint_kernel="rbf")
-    db = f"sqlite:///{tmp_path / 'additive.db'}"
-    study = Study.create(
-        "additive",
-        SPACE,
-        storage=db,
-        seed=5,
-        metrics="loss",
-        optimizer={
-            "name": "hyperband",
-            "optimizer": {"name": "gp", "n_random": 64, "n_startup": 4},
-            "fidelity": EPOCHS,
-            "joint_kernel": "additive",
-        },
-    )
-    study.optimize(_objectives.learning_curve, n_trials=20)
-    assert sum("GP across fidelities" in t.reason for t in study.trials) >= 5
-    assert verify(study.storage, "additive").ok
-    # The kernel is part of the plan: the same seed with the default kernel proposes
-    # other configurations once the model takes over.
-    matern = Study.create(
-        "matern",
-        SPACE,
-        storage="memory",
-        seed=5,
-        metrics="loss",
-        optimizer={
-            "name": "hyperband",
-            "optimizer": {"name": "gp", "n_random": 64, "n_startup": 4},
-            "fidelity": EPOCHS,
-        },
-    )
-    matern.optimize(_objectives.learning_curve, n_trials=20)
-    assert [t.config for t in matern.trials] != [t.config for t in study.trials]
-
-
 def test_a_scheduler_proposes_from_the_joint_model_and_replays(tmp_path: Path) -> None:
     study = Study.create(
         "joint",

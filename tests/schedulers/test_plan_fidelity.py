@@ -71,8 +71,6 @@ def test_bad_fidelity_and_scheduler_are_reported_with_their_line(tmp_path: Path)
         "fidelity: {name: e, min: 1, max: 9}\n"
         "scheduler: {name: asha, joint_acquisition: ucb}\n": "joint_acquisition must be one of",
         "fidelity: {name: e, min: 1, max: 9}\n"
-        "scheduler: {name: asha, joint_kernel: rbf}\n": "joint_kernel must be one of",
-        "fidelity: {name: e, min: 1, max: 9}\n"
         "scheduler: {name: asha, model_view: best}\n": "model_view must be one of ranked, rung",
     }
     for i, (extra, message) in enumerate(cases.items()):

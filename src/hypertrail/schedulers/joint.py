@@ -35,12 +35,6 @@ The next configuration is chosen at the top fidelity by one of two acquisitions
 * ``ei``: log EI, against the lowest mean the model predicts at the top for a
   configuration already tried, maximized as the GP optimizer does.
 
-With ``joint_kernel: additive`` the GP's kernel also holds one-dimensional terms, one
-per input (:func:`~hypertrail.optimizers.gp.model.fit_gp`'s ``additive``), so each
-parameter's own effect, averaged over the others, shapes the draws too: a region
-whose values are good on average is drawn more often than the one stationary kernel
-would, even when a narrower basin elsewhere has the lowest points seen so far.
-
 The scheduler still decides which fidelity a trial runs at (a new configuration starts
 at the lowest rung of its bracket); only the choice of new configurations changes.
 Like every optimizer, it is a pure function of the history: replay re-derives it.

@@ -8,12 +8,6 @@ plus noise ``n2`` on the diagonal. With a ``noise_column`` (the fidelity coordin
 noise is ``n2 + n2_low * (1 - z)``: low fidelities are noisier approximations, and
 the model should not blur the exact top-fidelity values with their noise.
 
-With ``additive`` the kernel gains a first-order additive part,
-``s2a / d * sum_d m52(|a_d - b_d| / la_d)`` (one Matern-5/2 per input with its own
-length scale ``la_d``, as in the additive GPs of Duvenaud, Nickisch and Rasmussen,
-2011): the model then also learns each input's effect averaged over the others, which
-the product kernel cannot once the data near one basin make an input look irrelevant.
-
 Hyperparameters (log length scales, log signal and log noise variances) maximize
 the log marginal likelihood plus log priors, with analytic gradients and
 L-BFGS-B. Length-scale priors are log-normal with a mean that grows with the
