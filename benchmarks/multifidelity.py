@@ -146,12 +146,6 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "hyperband", "optimizer": "gp"},
         "hypertrail `hyperband` + `gp` (across fidelities)",
     ),
-    "ht-hyperband-gp-additive": (
-        "ours",
-        {"name": "hyperband", "optimizer": "gp", "joint_kernel": "additive"},
-        "hypertrail `hyperband` + `gp` (across fidelities) with `joint_kernel: additive`: "
-        "the Matern kernel plus one-dimensional terms, each parameter's own effect",
-    ),
     # Not run by default: how the optimizer's view of the rungs (``model_view``) and
     # the hybrid under a scheduler compare (``--methods`` names them).
     "ht-asha-tpe-rung": (
@@ -194,13 +188,7 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-hybrid-full": ("full", "hybrid", "hypertrail `hybrid`, every trial at 27 epochs"),
 }
-OPTIONAL = (
-    "ht-hyperband-gp-additive",
-    "ht-asha-tpe-rung",
-    "ht-hyperband-tpe-rung",
-    "ht-asha-gp-ranked",
-    "ht-asha-hybrid",
-)
+OPTIONAL = ("ht-asha-tpe-rung", "ht-hyperband-tpe-rung", "ht-asha-gp-ranked", "ht-asha-hybrid")
 DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
 OPTUNA_HB = "optuna-tpe-hyperband"

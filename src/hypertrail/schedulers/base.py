@@ -241,10 +241,6 @@ class Scheduled:
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
         joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
             default) or ``ei`` (log EI).
-        joint_kernel: that GP's kernel: ``matern`` (the default: one Matern-5/2 over
-            every input) or ``additive`` (that kernel plus a sum of one-dimensional
-            Matern-5/2 terms, so the model also learns each parameter's effect on its
-            own; :mod:`hypertrail.schedulers.joint`).
     """
 
     name: ClassVar[str] = ""
@@ -258,7 +254,6 @@ class Scheduled:
     min_points: int | None = None
     across_fidelities: bool | None = None
     joint_acquisition: str = "thompson"
-    joint_kernel: str = "matern"
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
     _joint: bool = field(init=False, repr=False, compare=False, default=False)
@@ -307,16 +302,12 @@ class Scheduled:
             )
         else:
             object.__setattr__(self, "_joint", self.across_fidelities)
-        from hypertrail.schedulers.joint import ACQUISITIONS, KERNELS
+        from hypertrail.schedulers.joint import ACQUISITIONS
 
         if self.joint_acquisition not in ACQUISITIONS:
             raise ValueError(
                 f"joint_acquisition must be one of {', '.join(ACQUISITIONS)}, "
                 f"got {self.joint_acquisition!r}"
-            )
-        if self.joint_kernel not in KERNELS:
-            raise ValueError(
-                f"joint_kernel must be one of {', '.join(KERNELS)}, got {self.joint_kernel!r}"
             )
 
     @property
@@ -377,13 +368,7 @@ class Scheduled:
 
             assert isinstance(self._inner, GPOptimizer)
             joint = propose_across_fidelities(
-                self._inner,
-                space,
-                history,
-                self.fid,
-                rng,
-                self.joint_acquisition,
-                additive=self.joint_kernel == "additive",
+                self._inner, space, history, self.fid, rng, self.joint_acquisition
             )
             if joint is not None:
                 value = self.levels[decision.rung]

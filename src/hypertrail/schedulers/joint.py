@@ -67,7 +67,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACQUISITIONS",
-    "KERNELS",
     "MAX_POINTS",
     "fidelity_coordinate",
     "fit_across",
@@ -76,7 +75,6 @@ __all__ = [
 ]
 
 ACQUISITIONS = ("thompson", "ei")
-KERNELS = ("matern", "additive")
 THOMPSON_RANDOM, THOMPSON_LOCAL = 512, 32
 """Random configurations in each Thompson draw, and neighbours of each of the 5 best trials."""
 THOMPSON_STEPS = (0.1, 0.02)
@@ -126,7 +124,7 @@ def _observations(
 
 
 def fit_across(
-    gp: GPOptimizer, space: Space, history: History, fidelity: Fidelity, additive: bool = False
+    gp: GPOptimizer, space: Space, history: History, fidelity: Fidelity
 ) -> _AtTop | None:
     """The GP of every trial of every rung, ready to score configurations at the top
     fidelity; ``None`` while fewer than the GP's ``n_startup`` trials are complete."""
@@ -140,7 +138,7 @@ def fit_across(
         trials, y, z = _observations(history, fidelity, MAX_POINTS)
         y_t = robust_standardize(y)
         x = np.insert(features.encode_all([t.config for t in trials]), column, z, axis=1)
-        model = fit_gp(x, y_t, column + 1, noise_column=column, additive=additive)
+        model = fit_gp(x, y_t, column + 1, noise_column=column)
         running = [t for t in history.running() if t.fidelity is not None]
         if running:
             zr = [fidelity_coordinate(float(t.fidelity or fidelity.min), fidelity) for t in running]
@@ -195,12 +193,11 @@ def propose_across_fidelities(
     fidelity: Fidelity,
     rng: np.random.Generator,
     acquisition: str = "thompson",
-    additive: bool = False,
 ) -> tuple[dict[str, Any], str] | None:
     """A new configuration, chosen at the top fidelity by ``acquisition``
     (:data:`ACQUISITIONS`), and its reason; ``None`` while the model cannot be fitted
     yet (see :func:`fit_across`)."""
-    surrogate = fit_across(gp, space, history, fidelity, additive)
+    surrogate = fit_across(gp, space, history, fidelity)
     if surrogate is None:
         return None
     at = f"{fidelity.name}={fidelity.max:g}"

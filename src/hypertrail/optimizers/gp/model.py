@@ -60,8 +60,6 @@ class GaussianProcess:
     alpha: np.ndarray
     noise_column: int | None = None
     log_n2_low: float = -math.inf
-    log_la: np.ndarray | None = None
-    log_s2a: float = -math.inf
 
     def cross(self, points: np.ndarray) -> np.ndarray:
         """Kernel between ``points`` (m, d) and the training inputs: (m, n)."""
@@ -75,10 +73,6 @@ class GaussianProcess:
             else:
                 r2 += inv_l2[d] * (diff != 0)
         out: np.ndarray = math.exp(self.log_s2) * _matern52(np.sqrt(r2))
-        if self.log_la is not None:
-            out = out + _additive_matrix(
-                _sq_terms(points, self.x, self.n_numeric), self.log_la, self.log_s2a
-            )
         return out
 
     def _project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +87,7 @@ class GaussianProcess:
     def predict(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance at ``points``."""
         mean, v = self._project(points)
-        prior = math.exp(self.log_s2) + (math.exp(self.log_s2a) if self.log_la is not None else 0.0)
-        var = np.maximum(prior - np.sum(v * v, axis=0), 1e-12)
+        var = np.maximum(math.exp(self.log_s2) - np.sum(v * v, axis=0), 1e-12)
         return mean, var
 
     def posterior(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,8 +96,6 @@ class GaussianProcess:
         mean, v = self._project(points)
         terms = _sq_terms(points, points, self.n_numeric)
         prior, _ = _kernel_matrix(terms, self.log_l, self.log_s2)
-        if self.log_la is not None:
-            prior = prior + _additive_matrix(terms, self.log_la, self.log_s2a)
         cov: np.ndarray = prior - v.T @ v
         return mean, cov
 
@@ -113,9 +104,7 @@ class GaussianProcess:
         x = np.vstack([self.x, points])
         y = np.concatenate([self._y(), values])
         noise = _noise(self.log_n2, self.log_n2_low, _noise_shape(x, self.noise_column))
-        chol, alpha = _factor(
-            x, y, self.n_numeric, self.log_l, self.log_s2, noise, self.log_la, self.log_s2a
-        )
+        chol, alpha = _factor(x, y, self.n_numeric, self.log_l, self.log_s2, noise)
         return GaussianProcess(
             x,
             self.n_numeric,
@@ -126,8 +115,6 @@ class GaussianProcess:
             alpha,
             self.noise_column,
             self.log_n2_low,
-            self.log_la,
-            self.log_s2a,
         )
 
     def _y(self) -> np.ndarray:
@@ -145,15 +132,6 @@ def _kernel_matrix(
     r2 = np.maximum((inv_l2 @ terms.reshape(d, n * m)).reshape(n, m), 0.0)
     r = np.sqrt(r2)
     return math.exp(log_s2) * _matern52(r), r
-
-
-def _additive_matrix(terms: np.ndarray, log_la: np.ndarray, log_s2a: float) -> np.ndarray:
-    """The additive part ``s2a / d * sum_d m52(|a_d - b_d| / la_d)`` from per-dimension
-    terms (d, n, m)."""
-    inv_la = np.exp(-log_la)
-    r = np.sqrt(np.maximum(terms, 0.0)) * inv_la[:, None, None]
-    out: np.ndarray = (math.exp(log_s2a) / len(log_la)) * _matern52(r).sum(axis=0)
-    return out
 
 
 def _noise_shape(x: np.ndarray, column: int | None) -> np.ndarray | None:
@@ -179,15 +157,11 @@ def _factor(
     log_l: np.ndarray,
     log_s2: float,
     noise: float | np.ndarray,
-    log_la: np.ndarray | None = None,
-    log_s2a: float = -math.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
     from scipy.linalg import cho_solve, cholesky
 
     terms = _sq_terms(x, x, n_numeric)
     k, _ = _kernel_matrix(terms, log_l, log_s2)
-    if log_la is not None:
-        k = k + _additive_matrix(terms, log_la, log_s2a)
     k[np.diag_indices_from(k)] += noise + _JITTER
     chol = cholesky(k, lower=True, check_finite=False)
     alpha = cho_solve((chol, True), y, check_finite=False)
@@ -204,15 +178,8 @@ _N2_PRIOR = (math.log(1e-4), 2.0)  # log noise variance: small unless the data s
 _N2_LOW_PRIOR = (math.log(1e-2), 3.0)  # extra noise at the cheapest fidelity: wide
 
 
-_S2A_PRIOR = (-1.0, 1.0)  # log variance of the additive part: a share of the whole
-
-
 def fit_gp(
-    x: np.ndarray,
-    y: np.ndarray,
-    n_numeric: int,
-    noise_column: int | None = None,
-    additive: bool = False,
+    x: np.ndarray, y: np.ndarray, n_numeric: int, noise_column: int | None = None
 ) -> GaussianProcess:
     """MAP fit of the hyperparameters on inputs ``x`` (n, d) and standardized ``y``.
 
@@ -240,15 +207,6 @@ def fit_gp(
         s2 = math.exp(log_s2)
         k_sig = s2 * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * e
         k = k_sig.copy()
-        if additive:
-            log_la, log_s2a = theta[a0 : a0 + d], float(theta[a0 + d])
-            inv_la = np.exp(-log_la)
-            r_a = np.sqrt(np.maximum(terms, 0.0)) * inv_la[:, None, None]
-            e_a = np.exp(-_SQRT5 * r_a)
-            s2a = math.exp(log_s2a) / d
-            m_a = (1.0 + _SQRT5 * r_a + (5.0 / 3.0) * r_a * r_a) * e_a
-            k_add = s2a * m_a.sum(axis=0)
-            k += k_add
         k[diag] += _noise(log_n2, log_n2_low, shape) + _JITTER
         try:
             chol = cholesky(k, lower=True, check_finite=False)
@@ -279,15 +237,6 @@ def fit_gp(
             grad[d + 2] = -0.5 * float(w[diag] @ shape) * math.exp(log_n2_low)
             nll += (log_n2_low - _N2_LOW_PRIOR[0]) ** 2 / (2 * _N2_LOW_PRIOR[1] ** 2)
             grad[d + 2] += (log_n2_low - _N2_LOW_PRIOR[0]) / _N2_LOW_PRIOR[1] ** 2
-        if additive:
-            da = s2a * (5.0 / 3.0) * (1.0 + _SQRT5 * r_a) * e_a * r_a * r_a
-            grad[a0 : a0 + d] = -0.5 * np.einsum("ij,dij->d", w, da)
-            grad[a0 + d] = -0.5 * float(np.sum(w * k_add))
-            mu_a, sd_a = _priors(1)
-            nll += float(np.sum((log_la - mu_a) ** 2)) / (2 * sd_a**2)
-            grad[a0 : a0 + d] += (log_la - mu_a) / sd_a**2
-            nll += (log_s2a - _S2A_PRIOR[0]) ** 2 / (2 * _S2A_PRIOR[1] ** 2)
-            grad[a0 + d] += (log_s2a - _S2A_PRIOR[0]) / _S2A_PRIOR[1] ** 2
         # log priors (Gaussian in the log parameters)
         nll += float(np.sum((log_l - mu_l) ** 2)) / (2 * sd_l**2)
         grad[:d] += (log_l - mu_l) / sd_l**2
@@ -304,30 +253,14 @@ def fit_gp(
     if shape is not None:
         start = np.append(start, _N2_LOW_PRIOR[0])
         bounds.append(_LOG_N2_BOUNDS)
-    a0 = len(start)  # where the additive part's log length scales begin
-    if additive:
-        start = np.concatenate([start, np.zeros(d), [_S2A_PRIOR[0]]])
-        bounds += [_LOG_L_BOUNDS] * d + [_LOG_S2_BOUNDS]
     result = minimize(
         objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200}
     )
     theta = result.x if np.all(np.isfinite(result.x)) else start
     log_l, log_s2, log_n2 = theta[:d], float(theta[d]), float(theta[d + 1])
     log_n2_low = float(theta[d + 2]) if shape is not None else -math.inf
-    log_la = theta[a0 : a0 + d].copy() if additive else None
-    log_s2a = float(theta[a0 + d]) if additive else -math.inf
     noise = _noise(log_n2, log_n2_low, shape)
-    chol, alpha = _factor(x, y, n_numeric, log_l, log_s2, noise, log_la, log_s2a)
+    chol, alpha = _factor(x, y, n_numeric, log_l, log_s2, noise)
     return GaussianProcess(
-        x,
-        n_numeric,
-        log_l,
-        log_s2,
-        log_n2,
-        chol,
-        alpha,
-        noise_column,
-        log_n2_low,
-        log_la,
-        log_s2a,
+        x, n_numeric, log_l, log_s2, log_n2, chol, alpha, noise_column, log_n2_low
     )
