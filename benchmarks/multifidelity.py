@@ -134,7 +134,9 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "gp"},
         "hypertrail `asha` + `gp`: one GP on the trials of every rung, the fidelity an "
         "input and the noise growing below the top, new configurations by Thompson "
-        "sampling at 27 epochs (`across_fidelities`, the default with `gp`)",
+        "sampling at 27 epochs (`across_fidelities`, the default with `gp`), every other "
+        "one among neighbours of the best configuration away from the incumbent "
+        "(`second_region`)",
     ),
     "ht-asha-gp-rung": (
         "ours",
@@ -144,7 +146,8 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     "ht-hyperband-gp": (
         "ours",
         {"name": "hyperband", "optimizer": "gp"},
-        "hypertrail `hyperband` + `gp` (across fidelities)",
+        "hypertrail `hyperband` + `gp` (across fidelities; every other new configuration "
+        "polishes a second region, `second_region: 0.3`)",
     ),
     # Not run by default: how the optimizer's view of the rungs (``model_view``) and
     # the hybrid under a scheduler compare (``--methods`` names them).
@@ -169,6 +172,12 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "hybrid"},
         "hypertrail `asha` + `hybrid` (`model_view: ranked`)",
     ),
+    "ht-hyperband-gp-one-region": (
+        "ours",
+        {"name": "hyperband", "optimizer": "gp", "second_region": 0},
+        "hypertrail `hyperband` + `gp` (across fidelities) with `second_region: 0`: every "
+        "new configuration by a Thompson draw over the whole space (schedulers' revision 2)",
+    ),
     "ht-hybrid-mf": (
         "ours",
         {"name": "hybrid"},
@@ -188,7 +197,13 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-hybrid-full": ("full", "hybrid", "hypertrail `hybrid`, every trial at 27 epochs"),
 }
-OPTIONAL = ("ht-asha-tpe-rung", "ht-hyperband-tpe-rung", "ht-asha-gp-ranked", "ht-asha-hybrid")
+OPTIONAL = (
+    "ht-asha-tpe-rung",
+    "ht-hyperband-tpe-rung",
+    "ht-asha-gp-ranked",
+    "ht-asha-hybrid",
+    "ht-hyperband-gp-one-region",
+)
 DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
 OPTUNA_HB = "optuna-tpe-hyperband"

@@ -241,11 +241,17 @@ class Scheduled:
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
         joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
             default) or ``ei`` (log EI).
+        second_region: with the joint GP's Thompson draws, every other new
+            configuration is drawn among neighbours of the best configuration that
+            differs from the incumbent by more than this in some unit coordinate
+            (:func:`~hypertrail.schedulers.joint.second_region_best`), so a second
+            basin is polished too; 0 turns it off.
     """
 
     name: ClassVar[str] = ""
-    revision: ClassVar[int] = 2
-    """2: ``model_view: ranked`` became the default (it was ``rung``)."""
+    revision: ClassVar[int] = 3
+    """2: ``model_view: ranked`` became the default (it was ``rung``). 3: the joint GP
+    polishes a second region every other new configuration (``second_region``)."""
     needs_fidelity: ClassVar[bool] = True  # median stopping works on reported steps alone
     optimizer: Any = "random"
     fidelity: Any = None
@@ -254,6 +260,7 @@ class Scheduled:
     min_points: int | None = None
     across_fidelities: bool | None = None
     joint_acquisition: str = "thompson"
+    second_region: float = 0.3
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
     _joint: bool = field(init=False, repr=False, compare=False, default=False)
@@ -308,6 +315,15 @@ class Scheduled:
             raise ValueError(
                 f"joint_acquisition must be one of {', '.join(ACQUISITIONS)}, "
                 f"got {self.joint_acquisition!r}"
+            )
+        if (
+            isinstance(self.second_region, bool)
+            or not isinstance(self.second_region, int | float)
+            or not 0 <= self.second_region < 1
+        ):
+            raise ValueError(
+                "second_region must be a number in [0, 1) (a distance in the unit cube; "
+                f"0 turns it off), got {self.second_region!r}"
             )
 
     @property
@@ -368,7 +384,13 @@ class Scheduled:
 
             assert isinstance(self._inner, GPOptimizer)
             joint = propose_across_fidelities(
-                self._inner, space, history, self.fid, rng, self.joint_acquisition
+                self._inner,
+                space,
+                history,
+                self.fid,
+                rng,
+                self.joint_acquisition,
+                float(self.second_region),
             )
             if joint is not None:
                 value = self.levels[decision.rung]
