@@ -134,9 +134,9 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "gp"},
         "hypertrail `asha` + `gp`: one GP on the trials of every rung, the fidelity an "
         "input and the noise growing below the top, new configurations by Thompson "
-        "sampling at 27 epochs (`across_fidelities`, the default with `gp`), every other "
-        "one among neighbours of the best configuration away from the incumbent "
-        "(`second_region`)",
+        "sampling at 27 epochs (`across_fidelities`, the default with `gp`); in turn with a "
+        "random one (`joint_random`) and one among neighbours of the best configuration "
+        "away from the incumbent (`second_region`)",
     ),
     "ht-asha-gp-rung": (
         "ours",
@@ -146,8 +146,8 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     "ht-hyperband-gp": (
         "ours",
         {"name": "hyperband", "optimizer": "gp"},
-        "hypertrail `hyperband` + `gp` (across fidelities; every other new configuration "
-        "polishes a second region, `second_region: 0.3`)",
+        "hypertrail `hyperband` + `gp` (across fidelities; new configurations in turn: a "
+        "Thompson draw, a random one, a draw near the best away from the incumbent)",
     ),
     # Not run by default: how the optimizer's view of the rungs (``model_view``) and
     # the hybrid under a scheduler compare (``--methods`` names them).
@@ -174,9 +174,10 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-hyperband-gp-one-region": (
         "ours",
-        {"name": "hyperband", "optimizer": "gp", "second_region": 0},
-        "hypertrail `hyperband` + `gp` (across fidelities) with `second_region: 0`: every "
-        "new configuration by a Thompson draw over the whole space (schedulers' revision 2)",
+        {"name": "hyperband", "optimizer": "gp", "second_region": 0, "joint_random": False},
+        "hypertrail `hyperband` + `gp` (across fidelities) with `second_region: 0` and "
+        "`joint_random: false`: every new configuration by a Thompson draw over the whole "
+        "space (schedulers' revision 2)",
     ),
     "ht-hybrid-mf": (
         "ours",

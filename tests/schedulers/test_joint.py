@@ -223,6 +223,7 @@ def test_a_scheduler_proposes_from_the_joint_model_and_replays(tmp_path: Path) -
     reasons = [t.reason for t in study.trials]
     assert sum("GP across fidelities" in r for r in reasons) >= 5
     assert any("(second region)" in r for r in reasons)
+    assert any("a random configuration" in r for r in reasons)
     assert any(t.parent is not None for t in study.trials)
     report = verify(study.storage, "joint")
     assert report.ok and report.checked == 24
@@ -263,40 +264,60 @@ def test_the_second_region_is_the_best_configuration_away_from_the_incumbent() -
     assert second_region_best(surrogate, 0.999) is None
 
 
-def test_every_other_new_configuration_polishes_the_second_region() -> None:
+def test_new_configurations_take_turns_draw_random_second_region() -> None:
     from hypertrail.optimizers.gp.optimizer import GPOptimizer
 
     gp = GPOptimizer(n_random=64)
     fidelity = Fidelity.from_spec(EPOCHS)
-    history = _two_bowls()  # 60 new configurations so far: the next one is even
-    odd = History(history.seed, history.metrics, history.trials[:-1], history.cursor - 1)
+    history = _two_bowls()
+
+    def first(n: int) -> History:  # the history after ``n`` new configurations
+        return History(history.seed, history.metrics, history.trials[:n], n)
+
     picks = {}
-    for name, h in (("even", history), ("odd", odd)):
+    for births in (57, 58, 59):  # 57 % 3 == 0: a draw; then random; then second region
         proposed = propose_across_fidelities(
-            gp, SPACE, h, fidelity, np.random.default_rng(1), "thompson", 0.3
+            gp, SPACE, first(births), fidelity, np.random.default_rng(1), "thompson", 0.3, True
         )
         assert proposed is not None
-        picks[name] = proposed
-    surrogate = fit_across(gp, SPACE, odd, fidelity)
+        picks[births % 3] = proposed
+    assert "Thompson draw" in picks[0][1] and "second region" not in picks[0][1]
+    assert "a random configuration (one new configuration in 3" in picks[1][1]
+    surrogate = fit_across(gp, SPACE, first(59), fidelity)
     assert surrogate is not None
     pair = second_region_best(surrogate, 0.3)
     assert pair is not None
-    config, reason = picks["odd"]
+    config, reason = picks[2]
     assert f"among neighbours of #{pair[1].number}" in reason
     assert f"from the incumbent #{pair[0].number} (second region)" in reason
     # A neighbour: within a few of the larger steps of the second region's best.
     assert abs(config["x"] - pair[1].config["x"]) < 4 * max(SECOND_STEPS) + 1e-9
-    assert "second region" not in picks["even"][1]
-    # Turned off, or with log EI, no proposal goes there.
-    for acquisition, distance in (("thompson", 0.0), ("ei", 0.3)):
-        proposed = propose_across_fidelities(
-            gp, SPACE, odd, fidelity, np.random.default_rng(1), acquisition, distance
-        )
-        assert proposed is not None and "second region" not in proposed[1]
+    # Without the random turn the cycle is two long; with neither, or with log EI,
+    # every new configuration comes from the model over the whole space.
+    two = propose_across_fidelities(
+        gp, SPACE, first(59), fidelity, np.random.default_rng(1), "thompson", 0.3, False
+    )
+    assert two is not None and "second region" in two[1]
+    for acquisition, distance, random_slot in (("thompson", 0.0, False), ("ei", 0.3, True)):
+        for births in (58, 59):
+            proposed = propose_across_fidelities(
+                gp,
+                SPACE,
+                first(births),
+                fidelity,
+                np.random.default_rng(1),
+                acquisition,
+                distance,
+                random_slot,
+            )
+            assert proposed is not None
+            assert "second region" not in proposed[1] and "random" not in proposed[1]
     with pytest.raises(ValueError, match=r"second_region must be a number in \[0, 1\)"):
         ASHA(optimizer="gp", fidelity=EPOCHS, second_region=1.0)
     with pytest.raises(ValueError, match="second_region must be a number"):
         ASHA(optimizer="gp", fidelity=EPOCHS, second_region=True)
+    with pytest.raises(ValueError, match="joint_random must be true or false"):
+        ASHA(optimizer="gp", fidelity=EPOCHS, joint_random=1)  # type: ignore[arg-type]
 
 
 class TestJointASHAConformance(OptimizerConformance):

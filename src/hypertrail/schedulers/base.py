@@ -241,17 +241,22 @@ class Scheduled:
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
         joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
             default) or ``ei`` (log EI).
-        second_region: with the joint GP's Thompson draws, every other new
-            configuration is drawn among neighbours of the best configuration that
-            differs from the incumbent by more than this in some unit coordinate
-            (:func:`~hypertrail.schedulers.joint.second_region_best`), so a second
-            basin is polished too; 0 turns it off.
+        second_region: with the joint GP's Thompson draws, new configurations
+            take turns, and one turn draws among neighbours of the best
+            configuration that differs from the incumbent by more than this in some
+            unit coordinate (:func:`~hypertrail.schedulers.joint.second_region_best`),
+            so a second basin is polished too; 0 turns it off.
+        joint_random: with the joint GP's Thompson draws, one turn proposes a
+            random configuration, to meet basins the model has not seen; false
+            turns it off.
     """
 
     name: ClassVar[str] = ""
-    revision: ClassVar[int] = 3
+    revision: ClassVar[int] = 4
     """2: ``model_view: ranked`` became the default (it was ``rung``). 3: the joint GP
-    polishes a second region every other new configuration (``second_region``)."""
+    polishes a second region every other new configuration (``second_region``). 4: new
+    configurations of the joint GP take turns: a draw, a random one (``joint_random``),
+    a draw in the second region."""
     needs_fidelity: ClassVar[bool] = True  # median stopping works on reported steps alone
     optimizer: Any = "random"
     fidelity: Any = None
@@ -261,6 +266,7 @@ class Scheduled:
     across_fidelities: bool | None = None
     joint_acquisition: str = "thompson"
     second_region: float = 0.3
+    joint_random: bool = True
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
     _joint: bool = field(init=False, repr=False, compare=False, default=False)
@@ -316,6 +322,8 @@ class Scheduled:
                 f"joint_acquisition must be one of {', '.join(ACQUISITIONS)}, "
                 f"got {self.joint_acquisition!r}"
             )
+        if not isinstance(self.joint_random, bool):
+            raise ValueError(f"joint_random must be true or false, got {self.joint_random!r}")
         if (
             isinstance(self.second_region, bool)
             or not isinstance(self.second_region, int | float)
@@ -391,6 +399,7 @@ class Scheduled:
                 rng,
                 self.joint_acquisition,
                 float(self.second_region),
+                self.joint_random,
             )
             if joint is not None:
                 value = self.levels[decision.rung]

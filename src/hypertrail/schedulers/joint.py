@@ -255,19 +255,37 @@ def propose_across_fidelities(
     rng: np.random.Generator,
     acquisition: str = "thompson",
     second_region: float = 0.0,
+    random_slot: bool = False,
 ) -> tuple[dict[str, Any], str] | None:
     """A new configuration, chosen at the top fidelity by ``acquisition``
     (:data:`ACQUISITIONS`), and its reason; ``None`` while the model cannot be fitted
-    yet (see :func:`fit_across`). With ``second_region`` > 0 and Thompson sampling,
-    every other new configuration (by the count of new configurations so far) is
-    drawn among neighbours of :func:`second_region_best`'s configuration."""
+    yet (see :func:`fit_across`).
+
+    With Thompson sampling, new configurations take turns (by the count of new
+    configurations so far) in a cycle of: a draw over the whole space; with
+    ``random_slot``, a random configuration; with ``second_region`` > 0, a draw among
+    neighbours of :func:`second_region_best`'s configuration.
+    """
     surrogate = fit_across(gp, space, history, fidelity)
     if surrogate is None:
         return None
     at = f"{fidelity.name}={fidelity.max:g}"
+    slots = ["draw"]
+    if acquisition == "thompson":
+        slots += ["random"] * random_slot + ["second"] * (second_region > 0)
+    slot = slots[_births(history) % len(slots)]
+    if slot == "random":
+        for _ in range(20):
+            config = space.sample(rng)
+            if tuple(space.canonical(config).items()) not in surrogate.taken:
+                break
+        return space.canonical(config), (
+            f"GP across fidelities: a random configuration (one new configuration in "
+            f"{len(slots)}, to meet basins the model has not seen)"
+        )
     with single_threaded_blas():
         drawn, what = None, ""
-        if acquisition == "thompson" and second_region > 0 and _births(history) % 2 == 1:
+        if slot == "second":
             pair = second_region_best(surrogate, second_region)
             if pair is not None:
                 incumbent, second = pair
