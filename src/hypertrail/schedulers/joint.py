@@ -35,8 +35,10 @@ The next configuration is chosen at the top fidelity by one of two acquisitions
 * ``ei``: log EI, against the lowest mean the model predicts at the top for a
   configuration already tried, maximized as the GP optimizer does.
 
-With ``second_region`` (on by default, 0.3), every other new configuration of the
-Thompson acquisition is drawn among neighbours of the *second region's* best: the
+With the Thompson acquisition, new configurations take turns in a cycle: a draw over
+the whole space; with ``joint_random`` (on by default), a random configuration, which
+meets basins the model has not seen; with ``second_region`` (on by default, 0.3), a
+draw among neighbours of the *second region's* best: the
 configuration the model rates best at the top among those that differ from the
 incumbent by more than ``second_region`` in some unit coordinate (or in a categorical
 choice, or in which parameters are active). A Thompson draw over the whole space
