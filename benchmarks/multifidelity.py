@@ -134,9 +134,7 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "gp"},
         "hypertrail `asha` + `gp`: one GP on the trials of every rung, the fidelity an "
         "input and the noise growing below the top, new configurations by Thompson "
-        "sampling at 27 epochs (`across_fidelities`, the default with `gp`); in turn with a "
-        "random one (`joint_random`) and one among neighbours of the best configuration "
-        "away from the incumbent (`second_region`)",
+        "sampling at 27 epochs (`across_fidelities`, the default with `gp`)",
     ),
     "ht-asha-gp-rung": (
         "ours",
@@ -146,8 +144,7 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     "ht-hyperband-gp": (
         "ours",
         {"name": "hyperband", "optimizer": "gp"},
-        "hypertrail `hyperband` + `gp` (across fidelities; new configurations in turn: a "
-        "Thompson draw, a random one, a draw near the best away from the incumbent)",
+        "hypertrail `hyperband` + `gp` (across fidelities)",
     ),
     # Not run by default: how the optimizer's view of the rungs (``model_view``) and
     # the hybrid under a scheduler compare (``--methods`` names them).
@@ -172,13 +169,6 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         {"name": "asha", "optimizer": "hybrid"},
         "hypertrail `asha` + `hybrid` (`model_view: ranked`)",
     ),
-    "ht-hyperband-gp-one-region": (
-        "ours",
-        {"name": "hyperband", "optimizer": "gp", "second_region": 0, "joint_random": False},
-        "hypertrail `hyperband` + `gp` (across fidelities) with `second_region: 0` and "
-        "`joint_random: false`: every new configuration by a Thompson draw over the whole "
-        "space (schedulers' revision 2)",
-    ),
     "ht-hybrid-mf": (
         "ours",
         {"name": "hybrid"},
@@ -198,13 +188,7 @@ METHODS: dict[str, tuple[str, Any, str]] = {
     ),
     "ht-hybrid-full": ("full", "hybrid", "hypertrail `hybrid`, every trial at 27 epochs"),
 }
-OPTIONAL = (
-    "ht-asha-tpe-rung",
-    "ht-hyperband-tpe-rung",
-    "ht-asha-gp-ranked",
-    "ht-asha-hybrid",
-    "ht-hyperband-gp-one-region",
-)
+OPTIONAL = ("ht-asha-tpe-rung", "ht-hyperband-tpe-rung", "ht-asha-gp-ranked", "ht-asha-hybrid")
 DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
 OPTUNA_HB = "optuna-tpe-hyperband"

@@ -234,7 +234,7 @@ def test_each_proposal_records_the_revisions_of_its_optimizers(sqlite_url: str) 
     study.optimize(lambda t: t.config["x"], n_trials=6)
     asks = [e for e in study.storage.read("s") if e.kind == TRIAL_ASKED]
     assert len(asks) == 6
-    assert all(e.data["revisions"] == {"asha": 4, "random": 1} for e in asks)
+    assert all(e.data["revisions"] == {"asha": 5, "random": 1} for e in asks)
 
 
 def _shifted(

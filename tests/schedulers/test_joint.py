@@ -15,13 +15,7 @@ from hypertrail.optimizers.base import Optimizer
 from hypertrail.replay import verify
 from hypertrail.schedulers.asha import ASHA
 from hypertrail.schedulers.base import Fidelity
-from hypertrail.schedulers.joint import (
-    SECOND_STEPS,
-    fidelity_coordinate,
-    fit_across,
-    propose_across_fidelities,
-    second_region_best,
-)
+from hypertrail.schedulers.joint import fidelity_coordinate, fit_across
 from hypertrail.schedulers.successive_halving import Hyperband
 from hypertrail.testing import OptimizerConformance
 from hypertrail.trial import FrozenTrial, Metric, TrialState
@@ -222,102 +216,9 @@ def test_a_scheduler_proposes_from_the_joint_model_and_replays(tmp_path: Path) -
     study.optimize(_objectives.learning_curve, n_trials=24, workers=2)
     reasons = [t.reason for t in study.trials]
     assert sum("GP across fidelities" in r for r in reasons) >= 5
-    assert any("(second region)" in r for r in reasons)
-    assert any("a random configuration" in r for r in reasons)
     assert any(t.parent is not None for t in study.trials)
     report = verify(study.storage, "joint")
     assert report.ok and report.checked == 24
-
-
-def _two_bowls() -> History:
-    """Cheap trials (1 epoch) of two bowls in x, the one at x = 0.2 deeper (its
-    bottom 0) than the one at x = 0.8 (its bottom 0.3), with a ridge between; y stays
-    within 0.2, so only x tells the two regions apart."""
-    trials: list[FrozenTrial] = []
-    for i in range(60):
-        x, y = (i * 0.6180339) % 1.0, 0.4 + 0.2 * ((i * 0.4142135) % 1.0)
-        loss = min(30 * (x - 0.2) ** 2, 0.3 + 30 * (x - 0.8) ** 2, 1.0) + 0.05 * y
-        tag = {"name": "epochs", "value": 1, "rung": 0, "bracket": 0}
-        trials.append(
-            FrozenTrial(
-                i, TrialState.COMPLETE, {"x": x, "y": y}, {"loss": loss}, tags={"fidelity": tag}
-            )
-        )
-    return History(0, (Metric("loss", "minimize"),), tuple(trials), len(trials))
-
-
-def test_the_second_region_is_the_best_configuration_away_from_the_incumbent() -> None:
-    from hypertrail.optimizers.gp.optimizer import GPOptimizer
-
-    surrogate = fit_across(GPOptimizer(), SPACE, _two_bowls(), Fidelity.from_spec(EPOCHS))
-    assert surrogate is not None
-    pair = second_region_best(surrogate, 0.3)
-    assert pair is not None
-    incumbent, second = pair
-    # The incumbent sits in the deep bowl; the second region's best in the other one,
-    # though configurations near the incumbent are predicted better than it.
-    assert abs(incumbent.config["x"] - 0.2) < 0.05
-    assert abs(second.config["x"] - 0.8) < 0.05
-    nearer = [t for t in surrogate.trials if abs(t.config["x"] - incumbent.config["x"]) < 0.1]
-    assert len(nearer) >= 3
-    # Nothing lies further than the whole cube: no second region.
-    assert second_region_best(surrogate, 0.999) is None
-
-
-def test_new_configurations_take_turns_draw_random_second_region() -> None:
-    from hypertrail.optimizers.gp.optimizer import GPOptimizer
-
-    gp = GPOptimizer(n_random=64)
-    fidelity = Fidelity.from_spec(EPOCHS)
-    history = _two_bowls()
-
-    def first(n: int) -> History:  # the history after ``n`` new configurations
-        return History(history.seed, history.metrics, history.trials[:n], n)
-
-    picks = {}
-    for births in (57, 58, 59):  # 57 % 3 == 0: a draw; then random; then second region
-        proposed = propose_across_fidelities(
-            gp, SPACE, first(births), fidelity, np.random.default_rng(1), "thompson", 0.3, True
-        )
-        assert proposed is not None
-        picks[births % 3] = proposed
-    assert "Thompson draw" in picks[0][1] and "second region" not in picks[0][1]
-    assert "a random configuration (one new configuration in 3" in picks[1][1]
-    surrogate = fit_across(gp, SPACE, first(59), fidelity)
-    assert surrogate is not None
-    pair = second_region_best(surrogate, 0.3)
-    assert pair is not None
-    config, reason = picks[2]
-    assert f"among neighbours of #{pair[1].number}" in reason
-    assert f"from the incumbent #{pair[0].number} (second region)" in reason
-    # A neighbour: within a few of the larger steps of the second region's best.
-    assert abs(config["x"] - pair[1].config["x"]) < 4 * max(SECOND_STEPS) + 1e-9
-    # Without the random turn the cycle is two long; with neither, or with log EI,
-    # every new configuration comes from the model over the whole space.
-    two = propose_across_fidelities(
-        gp, SPACE, first(59), fidelity, np.random.default_rng(1), "thompson", 0.3, False
-    )
-    assert two is not None and "second region" in two[1]
-    for acquisition, distance, random_slot in (("thompson", 0.0, False), ("ei", 0.3, True)):
-        for births in (58, 59):
-            proposed = propose_across_fidelities(
-                gp,
-                SPACE,
-                first(births),
-                fidelity,
-                np.random.default_rng(1),
-                acquisition,
-                distance,
-                random_slot,
-            )
-            assert proposed is not None
-            assert "second region" not in proposed[1] and "random" not in proposed[1]
-    with pytest.raises(ValueError, match=r"second_region must be a number in \[0, 1\)"):
-        ASHA(optimizer="gp", fidelity=EPOCHS, second_region=1.0)
-    with pytest.raises(ValueError, match="second_region must be a number"):
-        ASHA(optimizer="gp", fidelity=EPOCHS, second_region=True)
-    with pytest.raises(ValueError, match="joint_random must be true or false"):
-        ASHA(optimizer="gp", fidelity=EPOCHS, joint_random=1)  # type: ignore[arg-type]
 
 
 class TestJointASHAConformance(OptimizerConformance):

@@ -241,22 +241,14 @@ class Scheduled:
             ``optimizer: gp``; the default (None) turns it on for gp, off otherwise.
         joint_acquisition: how that GP chooses: ``thompson`` (a posterior draw, the
             default) or ``ei`` (log EI).
-        second_region: with the joint GP's Thompson draws, new configurations
-            take turns, and one turn draws among neighbours of the best
-            configuration that differs from the incumbent by more than this in some
-            unit coordinate (:func:`~hypertrail.schedulers.joint.second_region_best`),
-            so a second basin is polished too; 0 turns it off.
-        joint_random: with the joint GP's Thompson draws, one turn proposes a
-            random configuration, to meet basins the model has not seen; false
-            turns it off.
     """
 
     name: ClassVar[str] = ""
-    revision: ClassVar[int] = 4
-    """2: ``model_view: ranked`` became the default (it was ``rung``). 3: the joint GP
-    polishes a second region every other new configuration (``second_region``). 4: new
-    configurations of the joint GP take turns: a draw, a random one (``joint_random``),
-    a draw in the second region."""
+    revision: ClassVar[int] = 5
+    """2: ``model_view: ranked`` became the default (it was ``rung``). 3 and 4 tried
+    other turns for the joint GP's new configurations (a second region; then a draw, a
+    random configuration and a second region in turn) and were withdrawn; 5 proposes as
+    2 did."""
     needs_fidelity: ClassVar[bool] = True  # median stopping works on reported steps alone
     optimizer: Any = "random"
     fidelity: Any = None
@@ -265,8 +257,6 @@ class Scheduled:
     min_points: int | None = None
     across_fidelities: bool | None = None
     joint_acquisition: str = "thompson"
-    second_region: float = 0.3
-    joint_random: bool = True
     _inner: Optimizer = field(init=False, repr=False, compare=False)
     _fidelity: Fidelity | None = field(init=False, repr=False, compare=False)
     _joint: bool = field(init=False, repr=False, compare=False, default=False)
@@ -321,17 +311,6 @@ class Scheduled:
             raise ValueError(
                 f"joint_acquisition must be one of {', '.join(ACQUISITIONS)}, "
                 f"got {self.joint_acquisition!r}"
-            )
-        if not isinstance(self.joint_random, bool):
-            raise ValueError(f"joint_random must be true or false, got {self.joint_random!r}")
-        if (
-            isinstance(self.second_region, bool)
-            or not isinstance(self.second_region, int | float)
-            or not 0 <= self.second_region < 1
-        ):
-            raise ValueError(
-                "second_region must be a number in [0, 1) (a distance in the unit cube; "
-                f"0 turns it off), got {self.second_region!r}"
             )
 
     @property
@@ -392,14 +371,7 @@ class Scheduled:
 
             assert isinstance(self._inner, GPOptimizer)
             joint = propose_across_fidelities(
-                self._inner,
-                space,
-                history,
-                self.fid,
-                rng,
-                self.joint_acquisition,
-                float(self.second_region),
-                self.joint_random,
+                self._inner, space, history, self.fid, rng, self.joint_acquisition
             )
             if joint is not None:
                 value = self.levels[decision.rung]

@@ -35,22 +35,6 @@ The next configuration is chosen at the top fidelity by one of two acquisitions
 * ``ei``: log EI, against the lowest mean the model predicts at the top for a
   configuration already tried, maximized as the GP optimizer does.
 
-With the Thompson acquisition, new configurations take turns in a cycle: a draw over
-the whole space; with ``joint_random`` (on by default), a random configuration, which
-meets basins the model has not seen; with ``second_region`` (on by default, 0.3), a
-draw among neighbours of the *second region's* best: the
-configuration the model rates best at the top among those that differ from the
-incumbent by more than ``second_region`` in some unit coordinate (or in a categorical
-choice, or in which parameters are active). A Thompson draw over the whole space
-settles in the first basin the search meets: once it is deep, a configuration of
-another basin that was met only on its slope is predicted far worse, and its
-neighbours are never drawn, though that basin's bottom may be lower (on
-``mf_hartmann6``, runs that ended in the local basin had touched the global one and
-left it). Polishing the best configuration away from the incumbent in turn keeps a
-second basin's bottom in view until the top fidelity can tell the two apart; a
-region that turns out better becomes the incumbent's, and the other is then the
-second. The scheduler decides fidelities and promotions as before.
-
 The scheduler still decides which fidelity a trial runs at (a new configuration starts
 at the lowest rung of its bracket); only the choice of new configurations changes.
 Like every optimizer, it is a pure function of the history: replay re-derives it.
@@ -84,14 +68,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ACQUISITIONS",
     "MAX_POINTS",
-    "SECOND_CANDIDATES",
-    "SECOND_STEPS",
     "fidelity_coordinate",
     "fit_across",
     "propose_across_fidelities",
-    "second_region_best",
     "thompson_choice",
-    "thompson_draw",
 ]
 
 ACQUISITIONS = ("thompson", "ei")
@@ -100,10 +80,6 @@ THOMPSON_RANDOM, THOMPSON_LOCAL = 512, 32
 THOMPSON_STEPS = (0.1, 0.02)
 """Steps (s.d. in the unit cube) the neighbours alternate between: far enough to leave
 a poor spot, near enough to find the last digits at a good one."""
-SECOND_CANDIDATES = 128
-"""Neighbours of the second region's best scored in its Thompson draw."""
-SECOND_STEPS = (0.1, 0.03)
-"""Steps (s.d. in the unit cube) the second region's neighbours alternate between."""
 _JITTER = 1e-6  # added to the diagonal of the posterior covariance before factoring
 
 MAX_POINTS = 160
@@ -190,63 +166,24 @@ def thompson_choice(
     the steps of ``THOMPSON_STEPS``, scored where ``surrogate`` scores (the top
     fidelity, for the joint model).
     """
+    from scipy.linalg import LinAlgError, cholesky
+
     drawn = gp.candidates(
         space, surrogate, rng, THOMPSON_RANDOM, THOMPSON_LOCAL, steps=THOMPSON_STEPS
     )
-    return thompson_draw(space, surrogate, drawn, rng)
-
-
-def thompson_draw(
-    space: Space,
-    surrogate: Surrogate,
-    candidates: Sequence[Mapping[str, Any]],
-    rng: np.random.Generator,
-) -> tuple[dict[str, Any], float] | None:
-    """Of ``candidates``, the untried one lowest in one joint draw from the posterior
-    (where ``surrogate`` scores), and its value; ``None`` if all were tried."""
-    from scipy.linalg import LinAlgError, cholesky
-
-    canonical = [space.canonical(dict(c)) for c in candidates]
-    if not canonical:
-        return None
-    mean, cov = surrogate.gp.posterior(surrogate.inputs(canonical))
+    candidates = [space.canonical(c) for c in drawn]
+    mean, cov = surrogate.gp.posterior(surrogate.inputs(candidates))
     cov[np.diag_indices_from(cov)] += _JITTER
     try:
         factor = cholesky(cov, lower=True, check_finite=False)
     except LinAlgError:  # numerically indefinite: the symmetric square root will do
         w, u = np.linalg.eigh(cov)
         factor = u * np.sqrt(np.maximum(w, 0.0))
-    draw = mean + factor @ rng.standard_normal(len(canonical))
+    draw = mean + factor @ rng.standard_normal(len(candidates))
     for i in np.argsort(draw, kind="stable"):
-        if tuple(canonical[int(i)].items()) not in surrogate.taken:
-            return canonical[int(i)], float(draw[int(i)])
+        if tuple(candidates[int(i)].items()) not in surrogate.taken:
+            return candidates[int(i)], float(draw[int(i)])
     return None
-
-
-def second_region_best(
-    surrogate: Surrogate, distance: float
-) -> tuple[FrozenTrial, FrozenTrial] | None:
-    """The incumbent (the configuration tried whose mean at the top is lowest) and the
-    best configuration tried that lies more than ``distance`` from it in some input
-    coordinate (unit-cube coordinates; a categorical choice or an active set that
-    differs counts as far); ``None`` while every configuration is near the incumbent."""
-    if not surrogate.trials:
-        return None
-    order = np.argsort(surrogate.y_t, kind="stable")
-    rows = surrogate.features.encode_all([t.config for t in surrogate.trials])
-    incumbent = rows[int(order[0])]
-    far = np.max(np.abs(rows - incumbent), axis=1) > distance
-    for i in order[1:]:
-        if far[int(i)]:
-            return surrogate.trials[int(order[0])], surrogate.trials[int(i)]
-    return None
-
-
-def _births(history: History) -> int:
-    """New configurations asked so far (promotions re-run old ones)."""
-    from hypertrail.schedulers.base import is_promotion
-
-    return sum(1 for t in history.trials if not is_promotion(t))
 
 
 def propose_across_fidelities(
@@ -256,56 +193,18 @@ def propose_across_fidelities(
     fidelity: Fidelity,
     rng: np.random.Generator,
     acquisition: str = "thompson",
-    second_region: float = 0.0,
-    random_slot: bool = False,
 ) -> tuple[dict[str, Any], str] | None:
     """A new configuration, chosen at the top fidelity by ``acquisition``
     (:data:`ACQUISITIONS`), and its reason; ``None`` while the model cannot be fitted
-    yet (see :func:`fit_across`).
-
-    With Thompson sampling, new configurations take turns (by the count of new
-    configurations so far) in a cycle of: a draw over the whole space; with
-    ``random_slot``, a random configuration; with ``second_region`` > 0, a draw among
-    neighbours of :func:`second_region_best`'s configuration.
-    """
+    yet (see :func:`fit_across`)."""
     surrogate = fit_across(gp, space, history, fidelity)
     if surrogate is None:
         return None
     at = f"{fidelity.name}={fidelity.max:g}"
-    slots = ["draw"]
-    if acquisition == "thompson":
-        slots += ["random"] * random_slot + ["second"] * (second_region > 0)
-    slot = slots[_births(history) % len(slots)]
-    if slot == "random":
-        for _ in range(20):
-            config = space.sample(rng)
-            if tuple(space.canonical(config).items()) not in surrogate.taken:
-                break
-        return space.canonical(config), (
-            f"GP across fidelities: a random configuration (one new configuration in "
-            f"{len(slots)}, to meet basins the model has not seen)"
-        )
     with single_threaded_blas():
-        drawn, what = None, ""
-        if slot == "second":
-            pair = second_region_best(surrogate, second_region)
-            if pair is not None:
-                incumbent, second = pair
-                neighbours = [
-                    gp.neighbour(space, dict(second.config), rng, SECOND_STEPS[k % 2])
-                    for k in range(SECOND_CANDIDATES)
-                ]
-                drawn = thompson_draw(space, surrogate, neighbours, rng)
-                what = (
-                    f" among neighbours of #{second.number}, the best more than "
-                    f"{second_region:g} from the incumbent #{incumbent.number} (second region)"
-                )
-        if drawn is None:
-            what = ""
-            if acquisition == "thompson":
-                drawn = thompson_choice(gp, space, surrogate, rng)
+        drawn = thompson_choice(gp, space, surrogate, rng) if acquisition == "thompson" else None
         if drawn is not None:
-            config, what = drawn[0], f"Thompson draw {drawn[1]:.3g} at {at}{what}"
+            config, what = drawn[0], f"Thompson draw {drawn[1]:.3g} at {at}"
         else:
             config, score = gp.maximize(space, surrogate, rng)
             what = f"logEI={score:.3g} at {at}"

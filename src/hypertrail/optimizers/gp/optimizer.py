@@ -106,8 +106,7 @@ class GPOptimizer:
 
     name: ClassVar[str] = "gp"
     revision: ClassVar[int] = 1
-    """Raised when this optimizer's proposals change; a change in the joint model
-    (``schedulers/joint.py``) raises the schedulers' revision."""
+    """Raised when proposals change, here or in the joint model (``schedulers/joint.py``)."""
     n_startup: int = 10
     n_random: int = 512
     n_starts: int = 5
@@ -219,7 +218,7 @@ class GPOptimizer:
             step = 0.2
             for _ in range(self.n_local_steps):
                 moves = [
-                    self.neighbour(space, current, rng, step, pinned)
+                    self._neighbour(space, current, rng, step, pinned)
                     for _ in range(self.n_neighbours)
                 ]
                 move_scores = score(moves)
@@ -261,23 +260,19 @@ class GPOptimizer:
             if frozen is not None:
                 incumbent = space.complete({**incumbent, **frozen}, rng)
             out.extend(
-                self.neighbour(space, incumbent, rng, steps[k % len(steps)], pinned)
+                self._neighbour(space, incumbent, rng, steps[k % len(steps)], pinned)
                 for k in range(n_local)
             )
         return out
 
     @staticmethod
-    def neighbour(
+    def _neighbour(
         space: Space,
         config: dict[str, Any],
         rng: np.random.Generator,
         step: float,
         pinned: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
-        """A feasible configuration near ``config``: half the time every numeric
-        coordinate moves by N(0, ``step``) in the unit cube, otherwise one to three
-        parameters move, a categorical or integer one to another value; ``pinned``
-        parameters keep theirs. ``config`` itself when ten tries are infeasible."""
         active = [p for p in space.dimensions if p.name in config and p.name not in pinned]
         if not active:
             return space.sample(rng)
