@@ -143,3 +143,14 @@ def test_the_progress_bar_counts_fidelity_units(tmp_path: Path) -> None:
         study.optimize(_objectives.learning_curve, fidelity_budget=40, callbacks=[bar])
     assert bar._completed == fidelity_cost(study.trials) >= 40
     assert bar._label == "epochs" and bar._total == 40
+
+
+def test_multistart_in_a_plan_says_what_it_needs(tmp_path: Path) -> None:
+    fidelity = "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\nscheduler: multistart\n"
+    plan = write_plan(tmp_path / "tpe", extra=fidelity, optimizer="tpe")
+    code, _, err = invoke("validate", str(plan))
+    assert code == 2 and "the multistart scheduler needs optimizer: gp" in err, err
+    plan = write_plan(tmp_path / "blocks", extra=fidelity, optimizer="gp")
+    code, _, err = invoke("validate", str(plan))
+    assert code == 2 and "needs a flat space" in err and "layers.0.width" in err, err
+    assert not (tmp_path / "blocks" / "toy.db").exists()

@@ -76,6 +76,7 @@ OPTIMIZERS.register(
 )
 OPTIMIZERS.register("hyperband", "hypertrail.schedulers.successive_halving:Hyperband")
 OPTIMIZERS.register("median", "hypertrail.schedulers.median:MedianStopping")
+OPTIMIZERS.register("multistart", "hypertrail.schedulers.multistart:MultiStart")
 
 
 def revisions(spec: Any) -> dict[str, int]:

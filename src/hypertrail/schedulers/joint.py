@@ -156,21 +156,26 @@ def fit_across(
 
 
 def thompson_choice(
-    gp: GPOptimizer, space: Space, surrogate: Surrogate, rng: np.random.Generator
+    gp: GPOptimizer,
+    space: Space,
+    surrogate: Surrogate,
+    rng: np.random.Generator,
+    n_random: int = THOMPSON_RANDOM,
+    n_local: int = THOMPSON_LOCAL,
+    steps: Sequence[float] = THOMPSON_STEPS,
 ) -> tuple[dict[str, Any], float] | None:
     """The untried candidate whose value in one joint posterior draw is lowest, and
     that value (standardized); ``None`` if every candidate was tried already.
 
-    Candidates: :meth:`GPOptimizer.candidates` with ``THOMPSON_RANDOM`` random
-    configurations and ``THOMPSON_LOCAL`` neighbours of each of the 5 best trials at
-    the steps of ``THOMPSON_STEPS``, scored where ``surrogate`` scores (the top
-    fidelity, for the joint model).
+    Candidates: :meth:`GPOptimizer.candidates` with ``n_random`` random
+    configurations and ``n_local`` neighbours of each of the 5 best trials at
+    the steps of ``steps`` (by default ``THOMPSON_RANDOM``, ``THOMPSON_LOCAL`` and
+    ``THOMPSON_STEPS``), scored where ``surrogate`` scores (the top fidelity, for the
+    joint model).
     """
     from scipy.linalg import LinAlgError, cholesky
 
-    drawn = gp.candidates(
-        space, surrogate, rng, THOMPSON_RANDOM, THOMPSON_LOCAL, steps=THOMPSON_STEPS
-    )
+    drawn = gp.candidates(space, surrogate, rng, n_random, n_local, steps=steps)
     candidates = [space.canonical(c) for c in drawn]
     mean, cov = surrogate.gp.posterior(surrogate.inputs(candidates))
     cov[np.diag_indices_from(cov)] += _JITTER
