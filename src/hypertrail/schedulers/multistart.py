@@ -222,7 +222,7 @@ class MultiStart(Scheduled):
                     "fidelity, at random",
                 )
             ]
-        regions = self._regions(history, space, by_phase, rng)
+        regions = self._regions(history, space, by_phase)
         asked = len(by_phase["region"])
         if asked < self.regions * self.steps:
             k = asked % len(regions)
@@ -263,7 +263,6 @@ class MultiStart(Scheduled):
         history: History,
         space: Space,
         by_phase: Mapping[str, list[FrozenTrial]],
-        rng: np.random.Generator,
     ) -> list[_Region]:
         """The regions, their starts read back from the history (or chosen now from
         the screen, for those that have none yet), each with its trials and box."""
@@ -275,13 +274,12 @@ class MultiStart(Scheduled):
             if k == len(starts):
                 starts.append(by_number[number])
         ranked = sorted(screened, key=lambda t: (history.loss(t), t.number))
-        units = {t.number: np.array(space.encode(t.config)) for t in screened}
+        units = {t.number: np.array(space.encode(t.config)) for t in [*screened, *starts]}
         for t in ranked:
             if len(starts) >= self.regions:
                 break
             if all(
-                float(np.max(np.abs(units[t.number] - np.array(space.encode(s.config)))))
-                > SEPARATION
+                float(np.max(np.abs(units[t.number] - units[s.number]))) > SEPARATION
                 for s in starts
             ):
                 starts.append(t)
@@ -294,7 +292,7 @@ class MultiStart(Scheduled):
         scale = float(np.std(losses)) if len(losses) > 1 else 0.0
         regions = []
         for k, start in enumerate(starts):
-            here = np.array(space.encode(start.config))
+            here = units[start.number]
             near = [
                 t for t in screened if float(np.max(np.abs(units[t.number] - here))) <= self.width
             ]
