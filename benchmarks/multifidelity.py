@@ -204,7 +204,6 @@ OPTIONAL = (
     "ht-hyperband-tpe-rung",
     "ht-asha-gp-ranked",
     "ht-asha-hybrid",
-    "ht-multistart-gp",  # refuses mf_mlp_digits (a block of layers); name it for the others
 )
 DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")

@@ -6,14 +6,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from hypertrail import Categorical, Float, Int, Space, Study, Trial
+from hypertrail import Categorical, Float, Int, Repeat, Space, Study, Trial
 from hypertrail.errors import OptimizerError
 from hypertrail.optimizers.base import Optimizer
 from hypertrail.replay import verify
 from hypertrail.schedulers.base import fidelity_cost, is_promotion
-from hypertrail.schedulers.multistart import MultiStart, box_space
+from hypertrail.schedulers.multistart import MultiStart, _gap, box_space
 from hypertrail.testing import OptimizerConformance
 
 EPOCHS = {"name": "epochs", "min": 1, "max": 9, "eta": 3}
@@ -152,12 +153,79 @@ def test_bad_options_are_refused_before_any_trial(options: dict[str, Any], messa
         MultiStart(fidelity=EPOCHS, **options)
 
 
-def test_a_conditional_space_is_refused_with_the_names(sqlite_url: str) -> None:
-    space = Space({"opt": Categorical(["adam", "sgd"]), "m": Float(0, 1, when="opt == 'sgd'")})
-    with pytest.raises(OptimizerError, match=r"needs a flat space.*: m"):
-        Study.create(
-            "cond", space, storage=sqlite_url, optimizer={"name": "multistart", "fidelity": EPOCHS}
+BLOCKS = Space(
+    {
+        "n_layers": Int(1, 3),
+        "layers": Repeat(count="n_layers", max=3, item={"width": Int(8, 256, log=True)}),
+        "opt": Categorical(["adam", "sgd"]),
+        "momentum": Float(0.0, 0.99, when="opt == 'sgd'"),
+        "lr": Float(1e-4, 1e-1, log=True),
+    }
+)
+
+
+def _bounds(box: Space, name: str) -> tuple[float, float]:
+    domain = box[name].domain
+    assert isinstance(domain, Float | Int)
+    return domain.low, domain.high
+
+
+def test_a_box_in_a_space_with_blocks_and_conditions() -> None:
+    center = {"n_layers": 2, "layers.0.width": 16, "layers.1.width": 128, "opt": "adam", "lr": 1e-2}
+    box = box_space(BLOCKS, center, 0.1)
+    # The copies share one declaration: the union of the active copies' boxes.
+    low, high = _bounds(box, "layers.0.width")
+    assert low < 16 and high > 128 and (low, high) == _bounds(box, "layers.2.width")
+    assert low > 8 and high < 256
+    assert _bounds(box, "momentum") == (0.0, 0.99)  # inactive at the centre: whole
+    assert _bounds(box, "n_layers") == (1, 3)  # a block's count is structure: whole
+    assert not box.problems(center)
+    single = box_space(BLOCKS, {**center, "n_layers": 1}, 0.1)  # layers.1 is left over
+    assert _bounds(single, "layers.1.width") == _bounds(single, "layers.0.width")
+
+
+def test_a_conditional_space_with_blocks_is_searched(sqlite_url: str) -> None:
+    def objective(trial: Trial) -> float:
+        c = trial.config
+        widths = [c[f"layers.{i}.width"] for i in range(c["n_layers"])]
+        momentum = c.get("momentum", 0.0)
+        assert trial.fidelity is not None
+        return (
+            sum((math.log2(w) - 6) ** 2 for w in widths) / 10
+            + (math.log10(c["lr"]) + 2.5) ** 2
+            + (0.3 if c["opt"] == "adam" else abs(momentum - 0.9))
+            + 1 / trial.fidelity
         )
+
+    study = Study.create(
+        "blocks",
+        BLOCKS,
+        storage=sqlite_url,
+        seed=1,
+        optimizer={"name": "multistart", "fidelity": EPOCHS, **SMALL},
+    )
+    study.optimize(objective, n_trials=12 + 12 + 2 + 4)
+    assert _phases(study) == ["screen"] * 12 + ["region"] * 12 + ["compare"] * 2 + ["polish"] * 4
+    for t in study.trials:
+        assert not BLOCKS.problems(dict(t.config)), t.config
+    # Each region's proposals stay in its box around its best, with at least one
+    # searched parameter narrowed (so the search is local, not global).
+    regions = [t for t in study.trials if t.tags["multistart"]["phase"] == "region"]
+    assert all("within ±" in t.reason for t in regions)
+    assert len({t.tags["multistart"]["start"] for t in regions}) == 2
+    report = verify(study.storage, "blocks")
+    assert report.ok and report.checked == 30
+
+
+def test_configurations_with_other_active_parameters_are_far_apart() -> None:
+    a = np.array(BLOCKS.encode({"n_layers": 1, "layers.0.width": 64, "opt": "adam", "lr": 1e-2}))
+    b = np.array(
+        BLOCKS.encode(
+            {"n_layers": 1, "layers.0.width": 64, "opt": "sgd", "momentum": 0.5, "lr": 1e-2}
+        )
+    )
+    assert _gap(a, a) == 0.0
+    assert _gap(a, b) == 1.0
 
 
 def test_default_screen_scales_with_the_parameters() -> None:

@@ -150,7 +150,18 @@ def test_multistart_in_a_plan_says_what_it_needs(tmp_path: Path) -> None:
     plan = write_plan(tmp_path / "tpe", extra=fidelity, optimizer="tpe")
     code, _, err = invoke("validate", str(plan))
     assert code == 2 and "the multistart scheduler needs optimizer: gp" in err, err
-    plan = write_plan(tmp_path / "blocks", extra=fidelity, optimizer="gp")
-    code, _, err = invoke("validate", str(plan))
-    assert code == 2 and "needs a flat space" in err and "layers.0.width" in err, err
-    assert not (tmp_path / "blocks" / "toy.db").exists()
+    assert not (tmp_path / "tpe" / "toy.db").exists()
+    # A block of layers: every phase runs, and each configuration has its active layers.
+    small = "scheduler: {name: multistart, screen: 6, regions: 2, steps: 3}\n"
+    extra = "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n" + small
+    plan = write_plan(tmp_path / "blocks", trials=6 + 6 + 2 + 2, extra=extra, optimizer="gp")
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    code, out, _ = invoke("trials", str(plan), "--format", "json")
+    rows = json.loads(out)
+    assert len(rows) == 16
+    for row in rows:
+        config = row["config"]
+        assert sorted(k for k in config if k.startswith("layers.")) == [
+            f"layers.{i}.width" for i in range(config["n_layers"])
+        ]

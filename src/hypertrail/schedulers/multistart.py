@@ -28,8 +28,9 @@ The cheap fidelity pays for the descents, the top fidelity decides between them:
 
 The phase, region and box of every proposal are read back from the history (each
 trial's ``multistart`` tag says its phase and region), so a resumed or replayed study
-continues exactly. The search needs a flat space (no conditions or blocks) and the
-``gp`` optimizer.
+continues exactly. The search needs the ``gp`` optimizer. Conditional parameters and
+blocks work: two configurations with different active parameters count as far apart,
+and a box leaves a parameter inactive at its centre whole (:func:`box_space`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from hypertrail.history import History
 from hypertrail.optimizers.base import Proposal
 from hypertrail.schedulers.base import New, Promote, Scheduled
 from hypertrail.space.params import Float, Int
+from hypertrail.space.repeat import Repeat
 from hypertrail.space.space import Space
 from hypertrail.trial import FrozenTrial, TrialState
 
@@ -74,30 +76,70 @@ _PHASES = ("screen", "region", "compare", "polish")
 def box_space(space: Space, center: Mapping[str, Any], width: float) -> Space:
     """``space`` with every numeric parameter narrowed to ``±width`` (unit cube)
     around ``center``'s value, at least one grid cell each way; categorical and fixed
-    parameters unchanged. Constraints are kept."""
-    searched = {p.name for p in space.dimensions}
-    declared: dict[str, Any] = {}
-    for param in space.params:
-        domain = param.domain
-        declared[param.name] = domain
-        if param.name not in searched or not isinstance(domain, Float | Int):
-            continue
-        u = domain.to_unit(center[param.name])
-        low = domain.from_unit(max(u - width, 0.0))
-        high = domain.from_unit(min(u + width, 1.0 - 1e-12))
-        cardinality = domain.cardinality()
-        if cardinality is not None and cardinality > 1:
-            cell = 1.0 / cardinality
-            low = min(low, domain.from_unit(max(u - cell, 0.0)))
-            high = max(high, domain.from_unit(min(u + cell, 1.0 - 1e-12)))
-        if low < high:
-            narrowed: Float | Int = (
-                replace(domain, low=float(low), high=float(high), default=None)
-                if isinstance(domain, Float)
-                else replace(domain, low=int(low), high=int(high), default=None)
-            )
-            declared[param.name] = narrowed
-    return Space(declared, space.constraint_sources)
+    parameters unchanged, and so is a block's count (it is structure, as a
+    categorical is). Constraints are kept.
+
+    A parameter ``center`` does not set (inactive there) keeps its whole range. The
+    copies of a block share one declaration, so a block's parameter is narrowed to
+    the union of the boxes of its copies active in ``center``: a copy switched on
+    inside the box starts near its siblings.
+    """
+    active = set(space.active_names(center))
+    copies: dict[str, list[str]] = {}
+    for param in space.dimensions:
+        if param.name not in space.block_counts:
+            copies.setdefault(param.path, []).append(param.name)
+
+    def narrowed(domain: Float | Int, names: Sequence[str]) -> Float | Int:
+        bounds = [_bounds(domain, center[n], width) for n in names if n in active]
+        if not bounds:
+            return domain
+        low, high = min(b[0] for b in bounds), max(b[1] for b in bounds)
+        if not low < high:
+            return domain
+        if isinstance(domain, Float):
+            return replace(domain, low=float(low), high=float(high), default=None)
+        return replace(domain, low=int(low), high=int(high), default=None)
+
+    def rebuild(decls: Mapping[str, Any], path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, spec in decls.items():
+            key = f"{path}.{name}"
+            if isinstance(spec, Repeat):
+                out[name] = replace(spec, item=rebuild(spec.item, f"{key}.item"))
+            elif isinstance(spec, Float | Int) and key in copies:
+                out[name] = narrowed(spec, copies[key])
+            else:
+                out[name] = spec
+        return out
+
+    return Space(
+        rebuild(space.declared, "params"),
+        space.constraint_sources,
+        description=space.description,
+    )
+
+
+def _bounds(domain: Float | Int, value: Any, width: float) -> tuple[float, float]:
+    """``value ± width`` in ``domain``'s unit cube, at least one grid cell each way."""
+    u = domain.to_unit(value)
+    low = domain.from_unit(max(u - width, 0.0))
+    high = domain.from_unit(min(u + width, 1.0 - 1e-12))
+    cardinality = domain.cardinality()
+    if cardinality is not None and cardinality > 1:
+        cell = 1.0 / cardinality
+        low = min(low, domain.from_unit(max(u - cell, 0.0)))
+        high = max(high, domain.from_unit(min(u + cell, 1.0 - 1e-12)))
+    return low, high
+
+
+def _gap(a: np.ndarray, b: np.ndarray) -> float:
+    """How far apart two encoded configurations are: the largest coordinate
+    difference in the unit cube, 1 where a parameter is active in one only."""
+    known_a, known_b = ~np.isnan(a), ~np.isnan(b)
+    both = known_a & known_b
+    gap = float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+    return 1.0 if np.any(known_a != known_b) else gap
 
 
 def _tag(trial: FrozenTrial) -> Mapping[str, Any]:
@@ -173,15 +215,6 @@ class MultiStart(Scheduled):
         ):
             raise ValueError(
                 f"width must be a number in [{MIN_WIDTH}, {MAX_WIDTH}], got {self.width!r}"
-            )
-
-    def check(self, space: Space) -> None:
-        super().check(space)
-        conditional = [p.name for p in space.params if p.condition is not None or "." in p.name]
-        if conditional:
-            raise OptimizerError(
-                "the multistart scheduler needs a flat space; these parameters have "
-                f"conditions or belong to blocks: {', '.join(conditional[:5])}"
             )
 
     def decide(self, history: History) -> Promote | New:  # pragma: no cover - unused
@@ -278,10 +311,7 @@ class MultiStart(Scheduled):
         for t in ranked:
             if len(starts) >= self.regions:
                 break
-            if all(
-                float(np.max(np.abs(units[t.number] - units[s.number]))) > SEPARATION
-                for s in starts
-            ):
+            if all(_gap(units[t.number], units[s.number]) > SEPARATION for s in starts):
                 starts.append(t)
         for t in ranked:  # too few apart: the best of the rest
             if len(starts) >= self.regions:
@@ -293,9 +323,7 @@ class MultiStart(Scheduled):
         regions = []
         for k, start in enumerate(starts):
             here = units[start.number]
-            near = [
-                t for t in screened if float(np.max(np.abs(units[t.number] - here))) <= self.width
-            ]
+            near = [t for t in screened if _gap(units[t.number], here) <= self.width]
             own = [t for t in by_phase["region"] if int(_tag(t)["region"]) == k]
             regions.append(_Region(start, near + own, own, self._width(history, near, own, scale)))
         return regions
