@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -108,6 +109,7 @@ from hypertrail.analysis.statistics import (  # noqa: E402
 from hypertrail.benchmarks.multifidelity import (  # noqa: E402
     MF_PROBLEMS,
     REMEASURE_SEEDS,
+    SLEEP_PER_UNIT,
     MFProblem,
 )
 
@@ -502,14 +504,17 @@ def warm_up_driver() -> None:
     study.close()
 
 
-def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) -> dict[str, Any]:
-    """ASHA + TPE on ``sleeping_branin`` with ``workers`` processes, on SQLite."""
+def measure_utilization(
+    workers: int, trials: int, repeat: int, folder: Path, sleep_per_unit: float = SLEEP_PER_UNIT
+) -> dict[str, Any]:
+    """ASHA + TPE on ``sleeping_branin`` with ``workers`` processes, on SQLite, each
+    trial sleeping ``sleep_per_unit`` seconds per epoch."""
     from hypertrail import Study
-    from hypertrail.benchmarks.multifidelity import SLEEP_PER_UNIT, mf_branin, sleeping_branin
+    from hypertrail.benchmarks.multifidelity import mf_branin, sleeping_branin
     from hypertrail.replay import verify
 
     problem = mf_branin()
-    name = f"util-{workers}-{repeat}"
+    name = f"util-{workers}-{repeat}-{sleep_per_unit:g}"
     study = Study.create(
         name,
         problem.space,
@@ -519,7 +524,8 @@ def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) ->
         optimizer=_scheduler_spec(problem, {"name": "asha", "optimizer": "tpe"}),
     )
     wall = time.perf_counter()
-    study.optimize(sleeping_branin, n_trials=trials, workers=workers)
+    objective = functools.partial(sleeping_branin, sleep_per_unit=sleep_per_unit)
+    study.optimize(objective, n_trials=trials, workers=workers)
     wall = time.perf_counter() - wall
     done = study.trials
     durations = [t.duration or 0.0 for t in done]
@@ -527,7 +533,7 @@ def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) ->
     # for any scheduler) to the last result.
     first = min((t.finished or 0.0) - (t.duration or 0.0) for t in done)
     span = max(t.finished or 0.0 for t in done) - first
-    sleep = sum(SLEEP_PER_UNIT * (t.fidelity or 0.0) for t in done)
+    sleep = sum(sleep_per_unit * (t.fidelity or 0.0) for t in done)
     # As in the scheduler tests: a promotion's parent ranked in the top 1/eta of the
     # trials of its rung that had ended when the promotion was asked.
     late = 0
@@ -556,6 +562,14 @@ def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) ->
         gaps += [b - (a.finished or 0.0) for a, b in zip(mine, starts[1:], strict=False)]
         tail += end - (mine[-1].finished or 0.0)
     idle = workers * span - sum(durations)
+    # While trials were left to start (up to the last start), how busy the workers
+    # were: a finite run's end, where workers wait for the last results, is not in it.
+    last_start = max((t.finished or 0.0) - (t.duration or 0.0) for t in done)
+    window = last_start - first
+    steady_busy = sum(
+        max(0.0, min(t.finished or 0.0, last_start) - ((t.finished or 0.0) - (t.duration or 0.0)))
+        for t in done
+    )
     start = time.perf_counter()
     report = verify(study.storage, name)
     replay_seconds = time.perf_counter() - start
@@ -564,6 +578,7 @@ def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) ->
         "kind": "utilization",
         "workers": workers,
         "repeat": repeat,
+        "sleep_per_unit": sleep_per_unit,
         "trials": len(done),
         "failed": sum(t.value is None for t in done),
         "busy": sum(durations),
@@ -571,6 +586,7 @@ def measure_utilization(workers: int, trials: int, repeat: int, folder: Path) ->
         "span": span,
         "wall": wall,
         "utilization": sum(durations) / (workers * span),
+        "steady_utilization": steady_busy / (workers * window) if window > 0 else math.nan,
         "ideal_span": sleep / workers,
         "idle": idle,
         "idle_gaps": sum(gaps),
@@ -1042,24 +1058,32 @@ def _reach(reach: Mapping[str, float | None], budget: float, full_units: float) 
     return f"{units:g} ({units / full_units:.2f} of {full_units:g}): `{method}`"
 
 
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:g} ms" if seconds < 1 else f"{seconds:g} s"
+
+
 def _utilization_lines(rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
+    sleep = float(rows[0].get("sleep_per_unit", SLEEP_PER_UNIT))
     lines = [
         "",
         "### ASHA: how busy the workers are",
         "",
         f"`asha` + `tpe` on `mf_branin`, {rows[0]['trials']} trials of an objective that "
-        "sleeps 10 ms per epoch (10-270 ms), `study.optimize(..., workers=W)` with process "
+        f"sleeps {_ms(sleep)} per epoch ({_ms(sleep)}-{_ms(27 * sleep)}), "
+        "`study.optimize(..., workers=W)` with process "
         f"workers and a SQLite file, {meta['utilization_repeats']} repeats (seeds 0..). "
         "Utilization = sum of trial durations / (W x span from the first objective start to "
-        "the last result); the workers' start-up is outside the span. Replay: "
+        "the last result); the workers' start-up is outside the span. While trials were "
+        "left = the same from the first objective start to the last one, so the end of a "
+        "finite run (workers waiting for the last results) is left out. Replay: "
         "`hypertrail.replay.verify` on the study's log.",
         "",
-        "| workers | utilization, median (min–max) | span / ideal span | idle: between "
-        "trials / after the last | driver gap, median ms | replay verified | replay ms per "
-        "trial |",
-        "|--:|--:|--:|--:|--:|---|--:|",
+        "| workers | utilization, median (min–max) | while trials were left, median "
+        "(min–max) | span / ideal span | idle: between trials / after the last | driver "
+        "gap, median ms | replay verified | replay ms per trial |",
+        "|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
     for w in sorted({int(r["workers"]) for r in rows}):
         mine = [r for r in rows if int(r["workers"]) == w]
@@ -1071,9 +1095,16 @@ def _utilization_lines(rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         gaps = sum(float(r["idle_gaps"]) for r in mine) / idle
         tail = sum(float(r["idle_tail"]) for r in mine) / idle
         gap_ms = statistics.median(float(r["gap_ms_median"]) for r in mine)
+        steady = [float(r["steady_utilization"]) for r in mine if "steady_utilization" in r]
+        while_left = (
+            f"{statistics.median(steady):.2f} ({min(steady):.2f}–{max(steady):.2f})"
+            if steady
+            else "—"
+        )
         lines.append(
             f"| {w} | {statistics.median(util):.2f} ({min(util):.2f}–{max(util):.2f}) | "
-            f"{statistics.median(stretch):.2f} | {gaps:.0%} / {tail:.0%} | {gap_ms:.1f} | "
+            f"{while_left} | {statistics.median(stretch):.2f} | {gaps:.0%} / {tail:.0%} | "
+            f"{gap_ms:.1f} | "
             f"{ok} of {len(mine)} | {replay:.1f} |"
         )
     late = sum(int(r.get("promotion_problems", 0)) for r in rows)
@@ -1086,8 +1117,9 @@ def _utilization_lines(rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any
         "The driver ran a short study first, so the one-time lazy import of SciPy at "
         "TPE's first model-based proposal (0.2-0.4 s, during which every worker that "
         "finishes waits) is not measured. "
-        "Trials here last 10-270 ms, so a few ms of driver time per trial shows; with "
-        "trials of seconds or more it would not. Promotions whose parent was not in the "
+        f"Trials here last {_ms(sleep)}-{_ms(27 * sleep)}, so a few ms of driver time per "
+        "trial shows the shorter they are (`--utilization-sleep` sets the sleep per epoch). "
+        "Promotions whose parent was not in the "
         "top third of the trials of its rung that had ended when it was asked: "
         f"{late}.",
     ]
@@ -1210,6 +1242,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--utilization-trials", type=int, default=60)
     parser.add_argument("--utilization-repeats", type=int, default=3)
     parser.add_argument("--utilization-workers", default="2,4")
+    parser.add_argument(
+        "--utilization-sleep",
+        type=float,
+        default=SLEEP_PER_UNIT,
+        help="seconds each utilization trial sleeps per epoch (default %(default)s)",
+    )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--doc", type=Path, default=DEFAULT_DOC)
     parser.add_argument("--no-doc", action="store_true", help="print the section only")
@@ -1338,7 +1376,9 @@ def run(args: argparse.Namespace) -> int:
             warm_up_driver()
             for repeat in range(args.utilization_repeats):
                 for w in (int(x) for x in args.utilization_workers.split(",")):
-                    row = measure_utilization(w, args.utilization_trials, repeat, folder)
+                    row = measure_utilization(
+                        w, args.utilization_trials, repeat, folder, args.utilization_sleep
+                    )
                     out.write(json.dumps(row) + "\n")
                     out.flush()
                     utilization.append(row)

@@ -200,3 +200,13 @@ def test_a_section_leaves_out_the_bar_whose_reference_method_did_not_run() -> No
     no_full = section(["ht-asha-gp", mf.OPTUNA_HB])
     assert "### Ours against Optuna's Hyperband" in no_full
     assert "A third of the budget" not in no_full
+
+
+def test_utilization_is_measured_with_and_without_the_end_of_the_run(tmp_path: Path) -> None:
+    row = mf.measure_utilization(2, 16, 0, tmp_path)
+    assert row["trials"] == 16 and row["failed"] == 0 and row["replay_ok"]
+    assert 0.0 < row["utilization"] <= 1.0 and 0.0 < row["steady_utilization"] <= 1.0
+    assert row["idle_tail"] >= 0.0 and row["promotion_problems"] == 0
+    lines = mf._utilization_lines([row], {"utilization_repeats": 1})
+    assert f"| 2 | {row['utilization']:.2f} (" in "\n".join(lines)
+    assert f"| {row['steady_utilization']:.2f} (" in "\n".join(lines)

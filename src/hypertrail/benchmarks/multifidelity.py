@@ -468,12 +468,13 @@ def mf_mlp_digits() -> MFProblem:
 SLEEP_PER_UNIT = 0.01  # seconds per fidelity unit
 
 
-def sleeping_branin(trial: Trial) -> float:
-    """``mf_branin`` at the trial's fidelity, after sleeping 10 ms per fidelity unit:
-    a stand-in for training whose duration follows the fidelity, importable by worker
-    processes (for measuring how busy a scheduler keeps its workers)."""
+def sleeping_branin(trial: Trial, sleep_per_unit: float = SLEEP_PER_UNIT) -> float:
+    """``mf_branin`` at the trial's fidelity, after sleeping ``sleep_per_unit`` seconds
+    (10 ms) per fidelity unit: a stand-in for training whose duration follows the
+    fidelity, importable by worker processes (for measuring how busy a scheduler keeps
+    its workers; ``functools.partial`` sets another sleep)."""
     fidelity = float(trial.fidelity if trial.fidelity is not None else MF_MAX)
-    time.sleep(SLEEP_PER_UNIT * fidelity)
+    time.sleep(sleep_per_unit * fidelity)
     return _mf_branin(trial.config, fidelity)
 
 
