@@ -806,6 +806,10 @@ def render_section(
         f"{meta['optuna']}, scikit-learn {meta['sklearn']}, numpy {meta['numpy']}; "
         f"{meta['workers']} worker processes, one BLAS thread each; wall time "
         f"{meta['minutes']:.1f} min. Per-run records: `{meta['results_file']}` (not committed).",
+    ]
+    if not jobs:  # a run of the utilization measurement alone
+        return "\n".join(lines + _utilization_lines(utilization, meta))
+    lines += [
         "",
         f"Every run has the same budget B = {budget_evals} x 27 epochs = "
         f"{budget_evals * 27} fidelity units (what {budget_evals} evaluations at full "
@@ -1239,7 +1243,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-evals", type=int, default=33, help="B in full evaluations")
     parser.add_argument("--full-evals", type=int, default=100, help="ht-hybrid-full's budget")
     parser.add_argument("--workers", type=int, default=2, help="job processes (at most 2 here)")
-    parser.add_argument("--utilization-trials", type=int, default=60)
+    parser.add_argument("--utilization-trials", type=int, default=200)
     parser.add_argument("--utilization-repeats", type=int, default=3)
     parser.add_argument("--utilization-workers", default="2,4")
     parser.add_argument(
