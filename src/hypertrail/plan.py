@@ -277,6 +277,7 @@ class _Builder:
             self._scheduled(data.get("optimizer", "gp"), fidelity, data.get("scheduler")),
             space,
         )
+        self._fits_budget(optimizer, space, budget)
         workers = data.get("workers", 1)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             self.issue("workers", f"must be a positive integer, got {workers!r}")
@@ -558,6 +559,27 @@ class _Builder:
         if fidelity is not None:
             spec["fidelity"] = dict(fidelity)
         return spec
+
+    def _fits_budget(self, spec: dict[str, Any], space: Space | None, budget: Budget) -> None:
+        """A scheduler whose first top-fidelity trial comes after ``budget.fidelity``
+        (``multistart``'s cheap phases) would end the study with nothing at the top."""
+        if not spec or space is None or not budget.fidelity:
+            return
+        try:
+            instance, _ = build_from_spec(OPTIMIZERS, spec, "optimizer")
+        except ConfigError:
+            return  # already reported by _optimizer
+        first_top = getattr(instance, "first_top", None)
+        if first_top is None:
+            return
+        needed = float(first_top(space))
+        if needed > budget.fidelity:
+            self.issue(
+                "budget.fidelity",
+                f"{budget.fidelity:g} units end before the {spec.get('name')} scheduler's "
+                f"first trial at the top fidelity (after {needed:g}); give the scheduler "
+                f"budget: {budget.fidelity:g} to size its cheap phases to it",
+            )
 
     def _optimizer(self, value: Any, space: Space | None) -> dict[str, Any]:
         try:

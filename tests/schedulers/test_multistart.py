@@ -146,6 +146,8 @@ def test_box_space_narrows_numbers_and_keeps_the_rest() -> None:
         ({"steps": 2.5}, "steps must be an integer"),
         ({"screen": 2, "regions": 3}, r"screen \(2\) must be at least regions \(3\)"),
         ({"width": 0.9}, r"width must be a number in \[0.05, 0.4\]"),
+        ({"budget": 0}, "budget must be a positive number of fidelity units"),
+        ({"budget": "lots"}, "budget must be a positive number of fidelity units"),
     ],
 )
 def test_bad_options_are_refused_before_any_trial(options: dict[str, Any], message: str) -> None:
@@ -226,6 +228,31 @@ def test_configurations_with_other_active_parameters_are_far_apart() -> None:
     )
     assert _gap(a, a) == 0.0
     assert _gap(a, b) == 1.0
+
+
+def test_a_budget_sizes_the_cheap_phases_and_the_run_reaches_the_top(sqlite_url: str) -> None:
+    six = Space({f"x{i}": Float(0.0, 1.0) for i in range(6)})
+    epochs27 = {"name": "epochs", "min": 1, "max": 27, "eta": 3}
+    unsized = MultiStart(fidelity=epochs27)
+    assert (unsized.screen_size(six), unsized.local_steps(six)) == (60, 80)
+    assert unsized.first_top(six) == 60 + 240 + 26
+    # 33 evaluations of 27 epochs (the benchmark's budget): the defaults fit whole.
+    at_891 = MultiStart(fidelity=epochs27, budget=891)
+    assert (at_891.screen_size(six), at_891.local_steps(six)) == (60, 80)
+    # A third of that: 0.35 of it for the cheap phases, at most half of that screening.
+    small = MultiStart(fidelity=epochs27, budget=297)
+    assert small.screen_size(six) == 51 and small.local_steps(six) == 17
+    assert small.first_top(six) <= 297
+    tiny = MultiStart(fidelity=epochs27, budget=10)
+    assert (tiny.screen_size(six), tiny.local_steps(six)) == (3, 1)  # never below 1 each
+
+    # A study that stops at its fidelity budget has spent most of it at the top.
+    study = _study(sqlite_url, name="sized", screen=None, steps=80, budget=100)
+    study.optimize(two_basins, fidelity_budget=100)
+    phases = _phases(study)
+    assert phases.count("screen") == 17 and phases.count("region") == 2 * 9
+    assert {"compare", "polish"} <= set(phases)
+    assert fidelity_cost(study.trials) >= 100
 
 
 def test_default_screen_scales_with_the_parameters() -> None:

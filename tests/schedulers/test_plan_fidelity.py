@@ -145,6 +145,31 @@ def test_the_progress_bar_counts_fidelity_units(tmp_path: Path) -> None:
     assert bar._label == "epochs" and bar._total == 40
 
 
+def test_a_fidelity_budget_too_small_for_multistart_is_refused_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    fidelity = "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\n"
+    plan = write_plan(
+        tmp_path / "short",
+        extra=fidelity + "scheduler: multistart\n",
+        optimizer="gp",
+    )
+    text = plan.read_text().replace("budget: {trials: 8}", "budget: {fidelity: 60}")
+    plan.write_text(text)
+    code, _, err = invoke("validate", str(plan))
+    # 10 x 5 parameters screened + 3 x 80 steps at 1 epoch, then 8 more to the top.
+    assert code == 2 and "budget.fidelity" in err and "after 298" in err, err
+    assert "budget: 60" in err
+    plan.write_text(
+        text.replace("scheduler: multistart", "scheduler: {name: multistart, budget: 60}")
+    )
+    code, _, err = invoke("run", str(plan), "--no-progress")
+    assert code == 0, err
+    code, out, _ = invoke("trials", str(plan), "--format", "json")
+    rows = json.loads(out)
+    assert any(row["tags"]["fidelity"]["value"] == 9 for row in rows), "nothing reached the top"
+
+
 def test_multistart_in_a_plan_says_what_it_needs(tmp_path: Path) -> None:
     fidelity = "fidelity: {name: epochs, min: 1, max: 9, eta: 3}\nscheduler: multistart\n"
     plan = write_plan(tmp_path / "tpe", extra=fidelity, optimizer="tpe")

@@ -70,6 +70,9 @@ LOCAL_STARTUP = 4
 """Random configurations a region's GP starts from inside a box (the region's own
 trials there count)."""
 
+CHEAP_SHARE = 0.35
+"""With a ``budget``, the share of it the screen and the local searches may spend."""
+
 _PHASES = ("screen", "region", "compare", "polish")
 
 
@@ -170,6 +173,11 @@ class MultiStart(Scheduled):
         regions: local searches started from the best screened configurations.
         steps: proposals of each local search at the lowest fidelity.
         width: the starting half-width of a local search's box (unit cube).
+        budget: the fidelity units the study will spend, when known. The screen and
+            the local searches then take at most ``CHEAP_SHARE`` of it (fewer screened
+            configurations and steps, never more than ``screen`` and ``steps``), so a
+            small budget still reaches the top fidelity; at 891 units (33 evaluations
+            of 27 epochs) the defaults fit whole.
 
     Example:
         >>> from hypertrail import Float, Space, Study
@@ -189,6 +197,7 @@ class MultiStart(Scheduled):
     regions: int = 3
     steps: int = 80
     width: float = 0.2
+    budget: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -208,6 +217,15 @@ class MultiStart(Scheduled):
                 f"screen ({self.screen}) must be at least regions ({self.regions}): "
                 "each region starts from a screened configuration"
             )
+        if self.budget is not None and (
+            isinstance(self.budget, bool)
+            or not isinstance(self.budget, int | float)
+            or not math.isfinite(self.budget)
+            or self.budget <= 0
+        ):
+            raise ValueError(
+                f"budget must be a positive number of fidelity units, got {self.budget!r}"
+            )
         if (
             isinstance(self.width, bool)
             or not isinstance(self.width, int | float)
@@ -223,11 +241,28 @@ class MultiStart(Scheduled):
     # --- phases ---------------------------------------------------------------------
 
     def screen_size(self, space: Space) -> int:
-        """Configurations screened at the lowest fidelity (``screen``, or 10 per
-        searched parameter)."""
-        if self.screen is not None:
-            return self.screen
-        return max(10 * len(space.dimensions), self.regions)
+        """Configurations screened at the lowest fidelity: ``screen`` (or 10 per
+        searched parameter), fewer when a ``budget`` is too small for them (at most
+        half of its cheap share)."""
+        size = self.screen if self.screen is not None else max(10 * len(space.dimensions), 1)
+        if self.budget is not None:
+            size = min(size, int(CHEAP_SHARE * self.budget / 2 / self.levels[0]))
+        return max(size, self.regions)
+
+    def local_steps(self, space: Space) -> int:
+        """Proposals of each local search: ``steps``, fewer when a ``budget`` is too
+        small for them (the screen and the searches within its cheap share)."""
+        if self.budget is None:
+            return self.steps
+        left = CHEAP_SHARE * self.budget / self.levels[0] - self.screen_size(space)
+        return max(1, min(self.steps, int(left / self.regions)))
+
+    def first_top(self, space: Space) -> float:
+        """Fidelity units spent when the first configuration reaches the top (the
+        screen, the local searches and one comparison)."""
+        low = self.levels[0]
+        cheap = (self.screen_size(space) + self.regions * self.local_steps(space)) * low
+        return cheap + self.levels[-1] - low
 
     def propose(
         self, space: Space, history: History, rng: np.random.Generator, n: int = 1
@@ -257,7 +292,7 @@ class MultiStart(Scheduled):
             ]
         regions = self._regions(history, space, by_phase)
         asked = len(by_phase["region"])
-        if asked < self.regions * self.steps:
+        if asked < self.regions * self.local_steps(space):
             k = asked % len(regions)
             return [self._local(space, history, gp, regions[k], k, rng)]
         compared = {int(_tag(t)["region"]) for t in by_phase["compare"]}
@@ -370,7 +405,8 @@ class MultiStart(Scheduled):
         proposal = local.propose(box, _renumbered(history, inside), rng, 1)[0]
         why = (
             f"region {k} (from #{region.start.number}), step {len(region.own) + 1} of "
-            f"{self.steps}: {proposal.reason} within ±{region.width:g} of #{best.number}"
+            f"{self.local_steps(space)}: {proposal.reason} within ±{region.width:g} of "
+            f"#{best.number}"
         )
         return self._proposal(
             space.canonical(proposal.config), 0, "region", k, why, start=region.start.number
