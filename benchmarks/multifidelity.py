@@ -199,6 +199,12 @@ METHODS: dict[str, tuple[str, Any, str]] = {
         "best) from the best screened configurations far apart, each one's best promoted "
         "to 27 epochs, then Thompson draws at 27 near the best region's best",
     ),
+    "ht-multistart-gp-sized": (
+        "ours",
+        {"name": "multistart", "optimizer": "gp", "budget": "B"},
+        "hypertrail `multistart` + `gp` told the budget (`budget: B`): the screen and the "
+        "local searches take at most 35 % of B",
+    ),
     "ht-hybrid-full": ("full", "hybrid", "hypertrail `hybrid`, every trial at 27 epochs"),
 }
 OPTIONAL = (
@@ -206,6 +212,7 @@ OPTIONAL = (
     "ht-hyperband-tpe-rung",
     "ht-asha-gp-ranked",
     "ht-asha-hybrid",
+    "ht-multistart-gp-sized",  # the same as ht-multistart-gp at the default B
 )
 DEFAULT_METHODS = tuple(m for m in METHODS if m not in OPTIONAL)
 OURS_MF = tuple(m for m, (kind, _, _) in METHODS.items() if kind == "ours")
@@ -217,8 +224,15 @@ SECTION = "multifidelity"
 # --- one job -------------------------------------------------------------------------------
 
 
-def _scheduler_spec(problem: MFProblem, spec: Mapping[str, Any]) -> dict[str, Any]:
-    return {**spec, "fidelity": problem.fidelity_spec()}
+def _scheduler_spec(
+    problem: MFProblem, spec: Mapping[str, Any], budget: float | None = None
+) -> dict[str, Any]:
+    """``spec`` under the problem's fidelity; ``budget: "B"`` becomes the run's budget
+    in fidelity units (a scheduler told what it will spend)."""
+    out = {**spec, "fidelity": problem.fidelity_spec()}
+    if out.get("budget") == "B":
+        out["budget"] = budget
+    return out
 
 
 def _promotion_checks(trials: Sequence[Any], eta: float) -> dict[str, Any]:
@@ -271,7 +285,7 @@ def _run_ours(
         storage="memory",
         seed=seed,
         metrics="loss",
-        optimizer=_scheduler_spec(problem, spec),
+        optimizer=_scheduler_spec(problem, spec, budget),
     )
     ask_seconds: list[float] = []
     spent, eval_seconds = 0.0, 0.0
