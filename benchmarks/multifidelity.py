@@ -1339,11 +1339,12 @@ def _progress(record: Mapping[str, Any]) -> str:
     if record.get("error"):
         return f"{head} ERROR {record['error']}"
     best = best_within(record, None)
+    shown = "none" if best is None else f"{best:.5g}"  # none: nothing reached 27 epochs
     extra = ""
     if record.get("promotion_problems"):
         extra = f" PROMOTIONS {record['promotion_problems']}"
     return (
-        f"{head} best@27 {best if best is None else f'{best:.5g}':<10} "
+        f"{head} best@27 {shown:<10} "
         f"top {len(record['top']):<3} trials {record['trials']:<4} "
         f"{record['seconds']:6.1f} s{extra}"
     )

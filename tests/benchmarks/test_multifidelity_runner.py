@@ -210,3 +210,10 @@ def test_utilization_is_measured_with_and_without_the_end_of_the_run(tmp_path: P
     lines = mf._utilization_lines([row], {"utilization_repeats": 1})
     assert f"| 2 | {row['utilization']:.2f} (" in "\n".join(lines)
     assert f"| {row['steady_utilization']:.2f} (" in "\n".join(lines)
+
+
+def test_progress_says_none_for_a_run_that_never_reached_the_top() -> None:
+    line = mf._progress({**_job("ht-multistart-gp", 3, []), "promotion_problems": 0})
+    assert "best@27 none" in line and "top 0" in line
+    line = mf._progress(_job("ht-asha-gp", 3, [[27.0, 0.5]]))
+    assert "best@27 0.5 " in line
