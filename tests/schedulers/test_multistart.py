@@ -186,6 +186,19 @@ def test_a_box_in_a_space_with_blocks_and_conditions() -> None:
     assert _bounds(single, "layers.1.width") == _bounds(single, "layers.0.width")
 
 
+def test_a_box_keeps_whole_what_switches_parameters_or_cannot_meet_the_constraints() -> None:
+    # Narrowed around lr = 1e-3, `lr > 0.05` could never hold: lr is a switch, kept whole.
+    switch = Space({"lr": Float(1e-4, 1e-1, log=True), "warm": Float(0, 1, when="lr > 0.05")})
+    assert _bounds(box_space(switch, {"lr": 1e-3}, 0.1), "lr") == (1e-4, 1e-1)
+    # No configuration of the box meets the constraint: its parameters stay whole.
+    tight = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}, constraints=["x + y >= 1.9"])
+    box = box_space(tight, {"x": 0.5, "y": 0.5}, 0.1)
+    assert _bounds(box, "x") == (0.0, 1.0) and _bounds(box, "y") == (0.0, 1.0)
+    # A constraint that can hold in the box leaves the narrowing alone.
+    loose = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}, constraints=["x + y <= 1.9"])
+    assert _bounds(box_space(loose, {"x": 0.5, "y": 0.5}, 0.1), "x") == pytest.approx((0.4, 0.6))
+
+
 def test_a_conditional_space_with_blocks_is_searched(sqlite_url: str) -> None:
     def objective(trial: Trial) -> float:
         c = trial.config

@@ -30,7 +30,8 @@ The phase, region and box of every proposal are read back from the history (each
 trial's ``multistart`` tag says its phase and region), so a resumed or replayed study
 continues exactly. The search needs the ``gp`` optimizer. Conditional parameters and
 blocks work: two configurations with different active parameters count as far apart,
-and a box leaves a parameter inactive at its centre whole (:func:`box_space`).
+and a box leaves whole a parameter inactive at its centre or read by a condition
+(:func:`box_space`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hypertrail.errors import OptimizerError
+from hypertrail.errors import OptimizerError, SpaceError
 from hypertrail.history import History
 from hypertrail.optimizers.base import Proposal
 from hypertrail.schedulers.base import New, Promote, Scheduled
@@ -79,18 +80,23 @@ _PHASES = ("screen", "region", "compare", "polish")
 def box_space(space: Space, center: Mapping[str, Any], width: float) -> Space:
     """``space`` with every numeric parameter narrowed to ``±width`` (unit cube)
     around ``center``'s value, at least one grid cell each way; categorical and fixed
-    parameters unchanged, and so is a block's count (it is structure, as a
-    categorical is). Constraints are kept.
+    parameters unchanged. Constraints are kept.
 
-    A parameter ``center`` does not set (inactive there) keeps its whole range. The
-    copies of a block share one declaration, so a block's parameter is narrowed to
-    the union of the boxes of its copies active in ``center``: a copy switched on
-    inside the box starts near its siblings.
+    Kept whole as well: a parameter ``center`` does not set (inactive there), and one
+    that a condition reads (``n_layers`` of a block, ``lr`` of ``when: lr > 0.05``),
+    which switches parameters on and off as a categorical does: narrowed, it could
+    leave a conditional parameter that can never be active. The copies of a block
+    share one declaration, so a block's parameter is narrowed to the union of the
+    boxes of its copies active in ``center``: a copy switched on inside the box
+    starts near its siblings. When the constraints cannot hold in the box, the
+    parameters they read are kept whole too (and the whole space is the last resort).
     """
     active = set(space.active_names(center))
+    switches = {n for p in space.params if p.condition is not None for n in p.condition.names}
+    constrained = {n for c in space.constraints for n in c.expression.names}
     copies: dict[str, list[str]] = {}
     for param in space.dimensions:
-        if param.name not in space.block_counts:
+        if param.name not in switches:
             copies.setdefault(param.path, []).append(param.name)
 
     def narrowed(domain: Float | Int, names: Sequence[str]) -> Float | Int:
@@ -104,23 +110,26 @@ def box_space(space: Space, center: Mapping[str, Any], width: float) -> Space:
             return replace(domain, low=float(low), high=float(high), default=None)
         return replace(domain, low=int(low), high=int(high), default=None)
 
-    def rebuild(decls: Mapping[str, Any], path: str) -> dict[str, Any]:
+    def rebuild(decls: Mapping[str, Any], path: str, whole: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, spec in decls.items():
             key = f"{path}.{name}"
+            names = copies.get(key, [])
             if isinstance(spec, Repeat):
-                out[name] = replace(spec, item=rebuild(spec.item, f"{key}.item"))
-            elif isinstance(spec, Float | Int) and key in copies:
-                out[name] = narrowed(spec, copies[key])
+                out[name] = replace(spec, item=rebuild(spec.item, f"{key}.item", whole))
+            elif isinstance(spec, Float | Int) and names and not whole.intersection(names):
+                out[name] = narrowed(spec, names)
             else:
                 out[name] = spec
         return out
 
-    return Space(
-        rebuild(space.declared, "params"),
-        space.constraint_sources,
-        description=space.description,
-    )
+    for whole in (set(), constrained):
+        try:
+            declared = rebuild(space.declared, "params", whole)
+            return Space(declared, space.constraint_sources, description=space.description)
+        except SpaceError:
+            continue
+    return space
 
 
 def _bounds(domain: Float | Int, value: Any, width: float) -> tuple[float, float]:

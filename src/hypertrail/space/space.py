@@ -447,11 +447,6 @@ class Space:
         return len(self.params)
 
     @cached_property
-    def block_counts(self) -> frozenset[str]:
-        """The parameters that count the copies of a block (``n_layers``)."""
-        return frozenset(count for _, _, count in self._blocks)
-
-    @cached_property
     def dimensions(self) -> tuple[Param, ...]:
         """The searched params (all but ``fixed``), in order; one unit-cube axis each."""
         return tuple(p for p in self.params if p.domain.has_dimension)
