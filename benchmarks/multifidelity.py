@@ -545,7 +545,8 @@ def measure_utilization(
     durations = [t.duration or 0.0 for t in done]
     # From the first objective start (the workers' start-up is excluded: it is the same
     # for any scheduler) to the last result.
-    first = min((t.finished or 0.0) - (t.duration or 0.0) for t in done)
+    began = {t.number: (t.finished or 0.0) - (t.duration or 0.0) for t in done}
+    first = min(began.values())
     span = max(t.finished or 0.0 for t in done) - first
     sleep = sum(sleep_per_unit * (t.fidelity or 0.0) for t in done)
     # As in the scheduler tests: a promotion's parent ranked in the top 1/eta of the
@@ -572,18 +573,15 @@ def measure_utilization(
     end = first + span
     for mine in by_pid.values():
         mine.sort(key=lambda t: t.finished or 0.0)
-        starts = [(t.finished or 0.0) - (t.duration or 0.0) for t in mine]
+        starts = [began[t.number] for t in mine]
         gaps += [b - (a.finished or 0.0) for a, b in zip(mine, starts[1:], strict=False)]
         tail += end - (mine[-1].finished or 0.0)
     idle = workers * span - sum(durations)
     # While trials were left to start (up to the last start), how busy the workers
     # were: a finite run's end, where workers wait for the last results, is not in it.
-    last_start = max((t.finished or 0.0) - (t.duration or 0.0) for t in done)
+    last_start = max(began.values())
     window = last_start - first
-    steady_busy = sum(
-        max(0.0, min(t.finished or 0.0, last_start) - ((t.finished or 0.0) - (t.duration or 0.0)))
-        for t in done
-    )
+    steady_busy = sum(max(0.0, min(t.finished or 0.0, last_start) - began[t.number]) for t in done)
     start = time.perf_counter()
     report = verify(study.storage, name)
     replay_seconds = time.perf_counter() - start

@@ -565,20 +565,22 @@ class _Builder:
         (``multistart``'s cheap phases) would end the study with nothing at the top."""
         if not spec or space is None or not budget.fidelity:
             return
+        from hypertrail.schedulers.base import Scheduled
+
         try:
             instance, _ = build_from_spec(OPTIMIZERS, spec, "optimizer")
         except ConfigError:
             return  # already reported by _optimizer
-        first_top = getattr(instance, "first_top", None)
-        if first_top is None:
+        if not isinstance(instance, Scheduled):
             return
-        needed = float(first_top(space))
-        if needed > budget.fidelity:
+        needed = instance.first_top(space)
+        if needed is not None and needed > budget.fidelity:
+            unit = instance.fid.name
             self.issue(
                 "budget.fidelity",
-                f"{budget.fidelity:g} units end before the {spec.get('name')} scheduler's "
-                f"first trial at the top fidelity (after {needed:g}); give the scheduler "
-                f"budget: {budget.fidelity:g} to size its cheap phases to it",
+                f"{budget.fidelity:g} {unit} end before the {spec.get('name')} scheduler's "
+                f"first trial at the top fidelity (after {needed:g} {unit}); give the "
+                f"scheduler budget: {budget.fidelity:g} to size its cheap phases to it",
             )
 
     def _optimizer(self, value: Any, space: Space | None) -> dict[str, Any]:

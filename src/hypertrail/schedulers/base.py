@@ -331,6 +331,13 @@ class Scheduled:
     def check(self, space: Space) -> None:
         self._inner.check(space)
 
+    def first_top(self, space: Space) -> float | None:
+        """Fidelity units a study spends before its first trial at the top fidelity,
+        when the scheduler fixes it in advance (``multistart``'s phases); None when it
+        depends on the results (ASHA, Hyperband). The plan checks it against the
+        declared fidelity budget."""
+        return None
+
     def decide(self, history: History) -> Promote | New:  # pragma: no cover - abstract
         raise NotImplementedError
 
